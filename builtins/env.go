@@ -1,0 +1,78 @@
+package builtins
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"go.starlark.net/starlark"
+
+	"github.com/bottle-sh/bottle/engine"
+)
+
+// Env is everything a builtin may use beyond its arguments. The runtime makes
+// one per run and puts it on the thread with SetEnv; builtins read it back with
+// EnvOf. Builtins keep no state of their own.
+type Env struct {
+	Ctx       context.Context
+	Engine    engine.Engine // the real engine, or the recorder under --dry-run
+	DryRun    bool
+	StateRoot string // absolute
+	WorkDir   string // relative paths given to file builtins resolve here
+	Recipe    string // path of the recipe given to `bottle run`
+	Args      map[string]string
+
+	Journal  Journal
+	Progress Progress
+
+	Stdin  io.Reader // for edit(): the terminal
+	Stdout io.Writer // results (log())
+	Stderr io.Writer // progress
+	IsTTY  func() bool
+
+	Getenv func(string) (string, bool)
+	Now    func() time.Time
+}
+
+// Journal is the run's undo journal: every builtin that creates or changes
+// something records how to undo it, right after it succeeds.
+type Journal interface {
+	// Record adds an undo step. what describes it for error reports
+	// ("remove network bottle-x-int").
+	Record(what string, undo func(ctx context.Context) error)
+}
+
+// Progress receives one event per completed step.
+type Progress interface {
+	Step(name, detail string, took time.Duration, err error)
+	// Log prints a recipe's log() output (stdout).
+	Log(msg string)
+}
+
+const envKey = "bottle.env"
+
+// SetEnv attaches env to thread.
+func SetEnv(thread *starlark.Thread, env *Env) { thread.SetLocal(envKey, env) }
+
+// EnvOf returns the Env on thread; it panics when none is set, which is a bug
+// in the host, never in a recipe.
+func EnvOf(thread *starlark.Thread) *Env {
+	env, _ := thread.Local(envKey).(*Env)
+	if env == nil {
+		panic("bottle: builtin called on a thread without builtins.Env")
+	}
+	return env
+}
+
+const loadingKey = "bottle.loading"
+
+// SetLoading marks thread as executing the top level of a loaded module
+// (module path), or clears the mark with "". Side-effect builtins refuse to run
+// while it is set.
+func SetLoading(thread *starlark.Thread, module string) { thread.SetLocal(loadingKey, module) }
+
+// Loading returns the module being loaded, or "".
+func Loading(thread *starlark.Thread) string {
+	s, _ := thread.Local(loadingKey).(string)
+	return s
+}

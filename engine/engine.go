@@ -1,0 +1,165 @@
+// Package engine defines the Engine interface that bottle's builtins call to
+// act on a container engine, and the plain data types that cross it.
+//
+// Two implementations exist: engine/docker talks to a real Docker daemon (the
+// moby client plus the compose CLI) and engine/record is the dry-run recorder,
+// which prints what it would do and returns plausible values. The engine knows
+// nothing of Starlark; builtins convert these types to Starlark values.
+//
+// Every method takes a context and must return promptly when it is cancelled:
+// SIGINT, SIGTERM and --timeout cancel it. Errors name the object and the step
+// ("network_create bottle-x-int: ..."), so the builtin can pass them through.
+package engine
+
+import (
+	"context"
+	"errors"
+	"io"
+	"regexp"
+	"time"
+)
+
+// InstanceLabel is the label every object bottle makes carries, with the
+// bottle's slug (or the compose project) as its value, so cleanup can find it.
+const InstanceLabel = "dev.bottle.instance"
+
+// Compose labels that compose v1 and v2 both put on the containers they make.
+const (
+	ComposeProjectLabel = "com.docker.compose.project"
+	ComposeServiceLabel = "com.docker.compose.service"
+)
+
+// ErrNotFound is wrapped by errors about a container, network or image that
+// does not exist, so callers can tell "absent" from "broken".
+var ErrNotFound = errors.New("not found")
+
+// NetworkSpec describes a network to create.
+type NetworkSpec struct {
+	Name     string
+	Internal bool              // no route to the outside world
+	Subnet   string            // CIDR; "" lets the daemon pick from its pools
+	Labels   map[string]string // InstanceLabel is expected among them
+}
+
+// Network is a network as the daemon reports it.
+type Network struct {
+	Name     string
+	ID       string
+	Subnet   string
+	Gateway  string
+	Internal bool
+	Labels   map[string]string
+}
+
+// ComposeProject is a compose project to bring up. YAML is the rendered spec;
+// the engine writes it to File (mode 0600) and runs `up -d` with -p Project.
+type ComposeProject struct {
+	Project string
+	Dir     string
+	File    string // absolute path, normally Dir/docker-compose.yml
+	YAML    []byte
+}
+
+// ComposeResult is what compose_up returns.
+type ComposeResult struct {
+	Project    string
+	File       string
+	Containers map[string]string // service -> container name, found by label
+}
+
+// ExecResult is the outcome of a command run inside a container.
+type ExecResult struct {
+	Code   int
+	Stdout string
+	Stderr string
+}
+
+// Mount is one mount of a container.
+type Mount struct {
+	Type        string // "bind", "volume", "tmpfs"
+	Source      string // host path for binds
+	Destination string
+	RW          bool
+}
+
+// Container is a container as inspect reports it.
+type Container struct {
+	ID        string
+	Name      string // without the leading "/"
+	Image     string
+	Running   bool
+	Status    string // "running", "exited", ...
+	StartedAt time.Time
+	Created   time.Time
+	Mounts    []Mount
+	Networks  map[string]string // network name -> IPv4 address
+	Labels    map[string]string
+}
+
+// BindMount is a single-file (or directory) bind mount of a running container.
+type BindMount struct {
+	Container   string // container name
+	Source      string // host path
+	Destination string
+	IsFile      bool
+}
+
+// ExecIO wires an interactive exec (bottle attach) to a terminal.
+type ExecIO struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	TTY    bool
+	// Resize, when not nil, delivers terminal sizes (rows, cols) while the exec runs.
+	Resize <-chan [2]uint
+	Env    []string
+	User   string
+}
+
+// Engine is everything bottle asks of a container engine.
+type Engine interface {
+	// NetworkCreate creates a network; a name already in use is an error.
+	NetworkCreate(ctx context.Context, spec NetworkSpec) (Network, error)
+	// NetworkRemove removes a network; it returns false, nil when none exists.
+	NetworkRemove(ctx context.Context, name string) (bool, error)
+	// Networks lists networks carrying all of the given labels ("" value: any value).
+	Networks(ctx context.Context, labels map[string]string) ([]Network, error)
+
+	// ComposeUp writes p.YAML to p.File (0600) and runs `up -d`; it returns the
+	// project's containers found by the compose labels.
+	ComposeUp(ctx context.Context, p ComposeProject) (ComposeResult, error)
+	// ComposeDown writes the project's logs to logs (when not "") in the form of
+	// `logs --no-color --timestamps`, then runs `down --remove-orphans`.
+	// A project that is already gone is success.
+	ComposeDown(ctx context.Context, project, dir, logs string) error
+
+	// Signal sends sig ("HUP", "SIGHUP", "TERM", ...) to the container's PID 1.
+	Signal(ctx context.Context, container, sig string) (time.Time, error)
+	// Restart restarts the container, waiting up to timeout for it to stop.
+	Restart(ctx context.Context, container string, timeout time.Duration) (time.Time, error)
+	// Exec runs cmd in the container and returns its exit code and output.
+	Exec(ctx context.Context, container string, cmd []string) (ExecResult, error)
+	// ExecInteractive runs cmd in the container wired to a terminal; it returns the exit code.
+	ExecInteractive(ctx context.Context, container string, cmd []string, io ExecIO) (int, error)
+	// CopyFrom reads one regular file out of the container (no shell needed).
+	CopyFrom(ctx context.Context, container, path string) ([]byte, error)
+	// Inspect describes a container.
+	Inspect(ctx context.Context, container string) (Container, error)
+	// Containers lists containers (running or not) carrying all of the given labels.
+	Containers(ctx context.Context, labels map[string]string) ([]Container, error)
+	// ContainerRemove force-removes a container; false, nil when it does not exist.
+	ContainerRemove(ctx context.Context, container string) (bool, error)
+	// WaitLog returns the first log line (stdout or stderr, without timestamp)
+	// at or after since that matches re; on timeout the error quotes the last
+	// lines seen.
+	WaitLog(ctx context.Context, container string, re *regexp.Regexp, since time.Time, timeout time.Duration) (string, error)
+
+	// ImageBuild builds tag from a directory context and returns the image id.
+	ImageBuild(ctx context.Context, tag, contextDir, dockerfile string) (string, error)
+	// BottleImage makes (or reuses, by digest label) a FROM-scratch image
+	// holding the running bottle binary with entrypoint /bottle.
+	BottleImage(ctx context.Context, tag string) (string, error)
+
+	// BindMounts lists the bind mounts of running containers.
+	BindMounts(ctx context.Context) ([]BindMount, error)
+}

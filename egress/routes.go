@@ -1,19 +1,443 @@
 package egress
 
-// Routes is a parsed routes.yaml. The egress helper owns this file; this is
-// the signature builtins rely on.
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"net/textproto"
+	"os"
+	"sort"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Routes is a parsed and validated routes.yaml. It is immutable once parsed:
+// the proxy swaps whole *Routes values on reload, so a request keeps the
+// routes it started with.
 type Routes struct {
 	Routes []Route
+
+	exact    map[string]*Route // host -> route
+	suffixes []*Route          // wildcard routes, longest suffix first
 }
 
 // Route is one entry of routes.yaml.
 type Route struct {
-	Host    string
-	Paths   []string
-	Methods []string
+	Host    string   // lowercased: "api.example.com", "*.example.com" or an IP literal
+	Paths   []string // path prefixes; empty allows every path
+	Methods []string // upper-case methods; empty allows every method
+	Inject  *Inject  // nil: the client's headers pass through untouched
+	Line    int      // line of the route in the file, for messages and logs
 }
 
-// ParseRoutes parses and validates routes.yaml; errors name line and field.
+// Inject replaces one request header with a secret from the sidecar's
+// environment. The client's own value of Header is always removed.
+type Inject struct {
+	Header string // canonical header name, e.g. "X-Api-Key"
+	Env    string // environment variable holding the real value
+}
+
+// Intercepts reports whether https traffic on this route must be decrypted:
+// only then can paths, methods and injection be enforced.
+func (r *Route) Intercepts() bool {
+	return len(r.Paths) > 0 || len(r.Methods) > 0 || r.Inject != nil
+}
+
+// Allows reports whether method and path (the request's escaped path) pass
+// the route's rules.
+func (r *Route) Allows(method, path string) bool {
+	if len(r.Methods) > 0 {
+		ok := false
+		for _, m := range r.Methods {
+			if m == method {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			return false
+		}
+	}
+	if len(r.Paths) == 0 {
+		return true
+	}
+	for _, p := range r.Paths {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// Match returns the route for host (no port), or nil. An exact route wins
+// over a wildcard; among wildcards the longest suffix wins. "*.example.com"
+// matches "a.example.com" and "a.b.example.com" but not "example.com".
+func (rs *Routes) Match(host string) *Route {
+	if rs == nil {
+		return nil
+	}
+	host = normalizeHost(host)
+	if r, ok := rs.exact[host]; ok {
+		return r
+	}
+	for _, r := range rs.suffixes {
+		suffix := r.Host[1:] // ".example.com"
+		if len(host) > len(suffix) && strings.HasSuffix(host, suffix) {
+			return r
+		}
+	}
+	return nil
+}
+
+// Len is the number of routes.
+func (rs *Routes) Len() int {
+	if rs == nil {
+		return 0
+	}
+	return len(rs.Routes)
+}
+
+func normalizeHost(h string) string {
+	h = strings.ToLower(h)
+	h = strings.TrimSuffix(h, ".")
+	return strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+}
+
+// ReadRoutesFile reads and parses a routes file. Errors carry the file name.
+func ReadRoutesFile(path string) (*Routes, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := ParseRoutes(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return rs, nil
+}
+
+// ParseRoutes parses and validates routes.yaml. Every problem is reported,
+// each as "line N: field: what is wrong", joined into one error.
+//
+// The host writes routes.yaml in place, so the proxy can read a file that is
+// still being written. A partial file almost always fails to parse; the one
+// that would not (cut exactly at a line end) is caught by requiring the file
+// to end with a newline, which every editor and yaml.encode produce, and by
+// rejecting an empty file.
 func ParseRoutes(data []byte) (*Routes, error) {
-	return nil, errNotYet
+	if len(bytes.TrimSpace(data)) == 0 {
+		return nil, errors.New("file is empty (expected a top-level \"routes:\" list)")
+	}
+	var doc yaml.Node
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, fmt.Errorf("line %d: a routes file holds one YAML document; found a second", extra.Line)
+	}
+	p := &routesParser{}
+	rs := p.file(&doc)
+	if data[len(data)-1] != '\n' {
+		lines := bytes.Count(data, []byte("\n")) + 1
+		p.errorf(lines, "file", "does not end with a newline: it may be partly written (a routes file ends with a newline)")
+	}
+	if len(p.errs) > 0 {
+		return nil, p.err()
+	}
+	rs.index()
+	return rs, nil
+}
+
+type routesParser struct {
+	errs []string
+}
+
+func (p *routesParser) errorf(line int, field, format string, args ...any) {
+	p.errs = append(p.errs, fmt.Sprintf("line %d: %s: %s", line, field, fmt.Sprintf(format, args...)))
+}
+
+func (p *routesParser) err() error {
+	if len(p.errs) == 1 {
+		return errors.New(p.errs[0])
+	}
+	return fmt.Errorf("%d errors:\n  %s", len(p.errs), strings.Join(p.errs, "\n  "))
+}
+
+func (p *routesParser) file(doc *yaml.Node) *Routes {
+	rs := &Routes{}
+	top := doc
+	if top.Kind == yaml.DocumentNode && len(top.Content) == 1 {
+		top = top.Content[0]
+	}
+	if top.Kind != yaml.MappingNode {
+		p.errorf(top.Line, "file", "expected a mapping with a \"routes:\" list, found %s", kindName(top))
+		return rs
+	}
+	var list *yaml.Node
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		k, v := top.Content[i], top.Content[i+1]
+		switch k.Value {
+		case "routes":
+			list = v
+		default:
+			p.errorf(k.Line, k.Value, "unknown key (a routes file has only \"routes\")")
+		}
+	}
+	if list == nil {
+		p.errorf(top.Line, "routes", "missing (expected a top-level \"routes:\" list)")
+		return rs
+	}
+	if list.Kind == yaml.ScalarNode && list.Tag == "!!null" {
+		return rs // "routes:" with nothing: deny everything
+	}
+	if list.Kind != yaml.SequenceNode {
+		p.errorf(list.Line, "routes", "expected a list of routes, found %s", kindName(list))
+		return rs
+	}
+	seen := map[string]int{}
+	for _, item := range list.Content {
+		r, ok := p.route(item)
+		if !ok {
+			continue
+		}
+		if first, dup := seen[r.Host]; dup {
+			p.errorf(r.Line, "host", "%q is already routed on line %d; merge the two routes", r.Host, first)
+			continue
+		}
+		seen[r.Host] = r.Line
+		rs.Routes = append(rs.Routes, r)
+	}
+	return rs
+}
+
+func (p *routesParser) route(n *yaml.Node) (Route, bool) {
+	r := Route{Line: n.Line}
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n.Line, "route", "expected a mapping with at least \"host\", found %s", kindName(n))
+		return r, false
+	}
+	before := len(p.errs)
+	hostSeen := false
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch k.Value {
+		case "host":
+			hostSeen = true
+			if s, ok := p.scalar(v, "host"); ok {
+				h, err := validRouteHost(s)
+				if err != nil {
+					p.errorf(v.Line, "host", "%v", err)
+				}
+				r.Host = h
+			}
+		case "paths":
+			for _, item := range p.list(v, "paths") {
+				if s, ok := p.scalar(item, "paths"); ok {
+					if !strings.HasPrefix(s, "/") {
+						p.errorf(item.Line, "paths", "%q must start with \"/\"", s)
+					} else if strings.ContainsAny(s, " \t?#") {
+						p.errorf(item.Line, "paths", "%q is not a path prefix (no spaces, \"?\" or \"#\")", s)
+					}
+					r.Paths = append(r.Paths, s)
+				}
+			}
+		case "methods":
+			for _, item := range p.list(v, "methods") {
+				if s, ok := p.scalar(item, "methods"); ok {
+					m := strings.ToUpper(s)
+					if !isToken(m) {
+						p.errorf(item.Line, "methods", "%q is not an HTTP method", s)
+					}
+					r.Methods = append(r.Methods, m)
+				}
+			}
+		case "inject":
+			r.Inject = p.inject(v)
+		default:
+			p.errorf(k.Line, k.Value, "unknown key (a route has host, paths, methods, inject)")
+		}
+	}
+	if !hostSeen {
+		p.errorf(n.Line, "host", "missing: every route names a host")
+	}
+	return r, len(p.errs) == before
+}
+
+func (p *routesParser) inject(n *yaml.Node) *Inject {
+	if n.Kind != yaml.MappingNode {
+		p.errorf(n.Line, "inject", "expected a mapping with \"header\" and \"env\", found %s", kindName(n))
+		return nil
+	}
+	in := &Inject{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch k.Value {
+		case "header":
+			if s, ok := p.scalar(v, "inject.header"); ok {
+				if !isToken(s) {
+					p.errorf(v.Line, "inject.header", "%q is not a header name", s)
+				} else if hopByHop[textproto.CanonicalMIMEHeaderKey(s)] || textproto.CanonicalMIMEHeaderKey(s) == "Host" {
+					p.errorf(v.Line, "inject.header", "%q cannot be injected (hop-by-hop or Host)", s)
+				}
+				in.Header = textproto.CanonicalMIMEHeaderKey(s)
+			}
+		case "env":
+			if s, ok := p.scalar(v, "inject.env"); ok {
+				if !isEnvName(s) {
+					p.errorf(v.Line, "inject.env", "%q is not an environment variable name", s)
+				}
+				in.Env = s
+			}
+		default:
+			p.errorf(k.Line, "inject."+k.Value, "unknown key (inject has header and env)")
+		}
+	}
+	if in.Header == "" {
+		p.errorf(n.Line, "inject.header", "missing: name the header to set")
+	}
+	if in.Env == "" {
+		p.errorf(n.Line, "inject.env", "missing: name the environment variable holding the value")
+	}
+	return in
+}
+
+func (p *routesParser) scalar(n *yaml.Node, field string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		p.errorf(n.Line, field, "expected a string, found %s", kindName(n))
+		return "", false
+	}
+	if n.Value == "" {
+		p.errorf(n.Line, field, "is empty")
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (p *routesParser) list(n *yaml.Node, field string) []*yaml.Node {
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n.Line, field, "expected a list, found %s", kindName(n))
+		return nil
+	}
+	if len(n.Content) == 0 {
+		p.errorf(n.Line, field, "is an empty list; leave it out to allow every %s", strings.TrimSuffix(field, "s"))
+	}
+	return n.Content
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "nothing"
+		}
+		return fmt.Sprintf("%q", n.Value)
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return "a document"
+}
+
+// validRouteHost lowercases and checks a route's host: a DNS name, a
+// "*.suffix" wildcard whose suffix has at least two labels, or an IP literal.
+func validRouteHost(s string) (string, error) {
+	h := strings.ToLower(s)
+	if strings.Contains(h, "://") || strings.Contains(h, "/") {
+		return h, fmt.Errorf("%q is a URL; give the host name only", s)
+	}
+	if _, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
+		return strings.Trim(h, "[]"), nil
+	}
+	if _, _, err := net.SplitHostPort(h); err == nil {
+		return h, fmt.Errorf("%q has a port; routes match a host on every port", s)
+	}
+	name := h
+	if strings.HasPrefix(h, "*.") {
+		name = h[2:]
+		if !strings.Contains(name, ".") {
+			return h, fmt.Errorf("%q would match a whole top-level domain; use a longer suffix", s)
+		}
+	} else if strings.Contains(h, "*") {
+		return h, fmt.Errorf("%q: a wildcard is allowed only as a leading \"*.\"", s)
+	}
+	if !isDNSName(name) {
+		return h, fmt.Errorf("%q is not a valid host name", s)
+	}
+	return h, nil
+}
+
+func isDNSName(s string) bool {
+	if len(s) == 0 || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte("()<>@,;:\\\"/[]?={}", c) >= 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func isEnvName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || i > 0 && c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func (rs *Routes) index() {
+	rs.exact = make(map[string]*Route, len(rs.Routes))
+	rs.suffixes = nil
+	for i := range rs.Routes {
+		r := &rs.Routes[i]
+		if strings.HasPrefix(r.Host, "*.") {
+			rs.suffixes = append(rs.suffixes, r)
+		} else {
+			rs.exact[r.Host] = r
+		}
+	}
+	sort.SliceStable(rs.suffixes, func(i, j int) bool { return len(rs.suffixes[i].Host) > len(rs.suffixes[j].Host) })
+}
+
+// hopByHop are the headers a proxy never forwards (RFC 9110 7.6.1).
+var hopByHop = map[string]bool{
+	"Connection":          true,
+	"Proxy-Connection":    true,
+	"Keep-Alive":          true,
+	"Proxy-Authenticate":  true,
+	"Proxy-Authorization": true,
+	"Te":                  true,
+	"Trailer":             true,
+	"Transfer-Encoding":   true,
+	"Upgrade":             true,
 }

@@ -1,5 +1,0 @@
-package egress
-
-import "errors"
-
-var errNotYet = errors.New("egress: routes parser not written yet")

@@ -18,17 +18,137 @@
 //	routes.go     routes_check
 //	audit.go      audit, diff
 //	misc.go       edit, getenv, struct, time, math, log, fail, on_failure
+//
+// Every builtin is wrapped once, in def below: a builtin with side effects
+// refuses to run while a module is being loaded (see SetLoading), every effect
+// or engine step reports one Progress.Step, and every error a builtin returns
+// starts with the builtin's name.
 package builtins
 
 import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
 	"go.starlark.net/starlark"
 )
 
 // Builtin is one entry of the registry.
+//
+// Module members (yaml.encode, json.decode, ...) appear in All as their own
+// entries named "module.member", right after their module; Predeclared holds
+// only the top-level names.
 type Builtin struct {
 	Name   string
 	Sig    string // e.g. "network_create(name, internal=False, subnet=None, labels=None)"
 	Doc    string // one line
 	Effect bool   // creates or changes something: refused while a module loads
 	Value  starlark.Value
+}
+
+// kind says how the wrapper treats a builtin.
+type kind int
+
+const (
+	pure   kind = iota // no side effects, no progress event
+	step               // talks to the engine but changes nothing: reports progress
+	effect             // creates or changes something: refused while loading, reports progress
+)
+
+// impl is the body of a builtin: it gets the run's Env and its own name
+// (for Unpack errors) and returns the result.
+type impl func(thread *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error)
+
+// def wraps fn into a registry entry. It is the one place where the rules
+// shared by every builtin are applied.
+func def(name, sig, doc string, k kind, fn impl) Builtin {
+	b := starlark.NewBuiltin(name, func(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+		if k == effect {
+			if mod := Loading(thread); mod != "" {
+				return nil, fmt.Errorf("%s: side effects are not allowed while loading %s; call it from a function the recipe runs", name, mod)
+			}
+		}
+		env := EnvOf(thread)
+		start := time.Now()
+		v, err := fn(thread, env, name, args, kwargs)
+		if err != nil && !strings.HasPrefix(err.Error(), name+": ") {
+			err = fmt.Errorf("%s: %w", name, err)
+		}
+		if k != pure && env.Progress != nil {
+			env.Progress.Step(name, detailOf(args, kwargs), time.Since(start), err)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if v == nil {
+			v = starlark.None
+		}
+		return v, nil
+	})
+	return Builtin{Name: name, Sig: sig, Doc: doc, Effect: k == effect, Value: b}
+}
+
+// detailOf describes a call for progress lines: its first argument, which by
+// convention names the object the builtin acts on.
+func detailOf(args starlark.Tuple, kwargs []starlark.Tuple) string {
+	var v starlark.Value
+	if len(args) > 0 {
+		v = args[0]
+	} else if len(kwargs) > 0 {
+		v = kwargs[0][1]
+	}
+	if s, ok := v.(starlark.String); ok {
+		return string(s)
+	}
+	return ""
+}
+
+var (
+	registryOnce sync.Once
+	registry     []Builtin
+)
+
+// families lists the constructors of every family; each returns its entries.
+var families = []func() []Builtin{
+	filesBuiltins,
+	tlsBuiltins,
+	networkBuiltins,
+	composeBuiltins,
+	containerBuiltins,
+	imageBuiltins,
+	codecsBuiltins,
+	allowlistBuiltins,
+	routesBuiltins,
+	auditBuiltins,
+	miscBuiltins,
+}
+
+// All returns every builtin, sorted by name. The slice is shared: do not modify it.
+func All() []Builtin {
+	registryOnce.Do(func() {
+		for _, f := range families {
+			registry = append(registry, f()...)
+		}
+		sort.Slice(registry, func(i, j int) bool { return registry[i].Name < registry[j].Name })
+		for i := 1; i < len(registry); i++ {
+			if registry[i].Name == registry[i-1].Name {
+				panic("builtins: duplicate builtin " + registry[i].Name)
+			}
+		}
+	})
+	return registry
+}
+
+// Predeclared returns a fresh dict of the top-level builtins and modules, for
+// the interpreter's predeclared environment.
+func Predeclared() starlark.StringDict {
+	d := make(starlark.StringDict, len(All()))
+	for _, b := range All() {
+		if !strings.Contains(b.Name, ".") {
+			d[b.Name] = b.Value
+		}
+	}
+	return d
 }

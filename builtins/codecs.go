@@ -1,0 +1,246 @@
+package builtins
+
+// Codecs family: the yaml and json modules.
+//
+//	yaml.encode(v) -> string: dicts keep their key order; None, bools, ints,
+//	                  floats, strings, lists, tuples and dicts only
+//	yaml.decode(s) -> value: mappings become dicts (in document order),
+//	                  sequences lists; errors carry the line ("yaml.decode: line 3: ...")
+//	json.encode(v), json.decode(s), json.indent(s), json.encode_indent(v)
+//	               -> go.starlark.net/lib/json
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"regexp"
+	"strconv"
+	"strings"
+
+	starjson "go.starlark.net/lib/json"
+	"go.starlark.net/starlark"
+	"go.yaml.in/yaml/v3"
+)
+
+func codecsBuiltins() []Builtin {
+	out := module("yaml", "YAML encoding and decoding",
+		def("yaml.encode", "yaml.encode(v)", "a value as YAML text; dicts keep their key order", pure, yamlEncode),
+		def("yaml.decode", "yaml.decode(s)", "parse YAML text into dicts, lists and scalars; errors name the line", pure, yamlDecode),
+	)
+	return append(out, libModule(starjson.Module, "JSON encoding and decoding (go.starlark.net/lib/json)", map[string][2]string{
+		"encode":        {"json.encode(v)", "a value as compact JSON"},
+		"decode":        {"json.decode(s, default=unbound)", "parse JSON text"},
+		"indent":        {`json.indent(s, prefix="", indent="\t")`, "reformat JSON text with indentation"},
+		"encode_indent": {`json.encode_indent(v, prefix="", indent="\t")`, "a value as indented JSON"},
+	})...)
+}
+
+func yamlEncode(_ *starlark.Thread, _ *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var v starlark.Value
+	if err := starlark.UnpackArgs(name, args, kwargs, "v", &v); err != nil {
+		return nil, err
+	}
+	s, err := encodeYAML(v)
+	if err != nil {
+		return nil, err
+	}
+	return starlark.String(s), nil
+}
+
+func encodeYAML(v starlark.Value) (string, error) {
+	n, err := yamlNode(v, "")
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(n); err != nil {
+		return "", err
+	}
+	if err := enc.Close(); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// yamlNode converts a Starlark value to a YAML node; where names the value's
+// position ("services.agent.ports[0]") for errors.
+func yamlNode(v starlark.Value, where string) (*yaml.Node, error) {
+	scalar := func(tag, s string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Tag: tag, Value: s} }
+	switch v := v.(type) {
+	case starlark.NoneType:
+		return scalar("!!null", "null"), nil
+	case starlark.Bool:
+		return scalar("!!bool", strconv.FormatBool(bool(v))), nil
+	case starlark.Int:
+		return scalar("!!int", v.String()), nil
+	case starlark.Float:
+		f := float64(v)
+		switch {
+		case math.IsInf(f, 1):
+			return scalar("!!float", ".inf"), nil
+		case math.IsInf(f, -1):
+			return scalar("!!float", "-.inf"), nil
+		case math.IsNaN(f):
+			return scalar("!!float", ".nan"), nil
+		}
+		return scalar("!!float", strconv.FormatFloat(f, 'g', -1, 64)), nil
+	case starlark.String:
+		n := scalar("!!str", string(v))
+		if strings.Contains(string(v), "\n") {
+			n.Style = yaml.LiteralStyle
+		}
+		return n, nil
+	case *starlark.List, starlark.Tuple:
+		n := &yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq"}
+		it := v.(starlark.Iterable).Iterate()
+		defer it.Done()
+		var x starlark.Value
+		for i := 0; it.Next(&x); i++ {
+			c, err := yamlNode(x, fmt.Sprintf("%s[%d]", where, i))
+			if err != nil {
+				return nil, err
+			}
+			n.Content = append(n.Content, c)
+		}
+		return n, nil
+	case *starlark.Dict:
+		n := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
+		for _, kv := range v.Items() {
+			var key string
+			switch k := kv[0].(type) {
+			case starlark.String:
+				key = string(k)
+			case starlark.Int, starlark.Bool:
+				key = k.String()
+			default:
+				return nil, fmt.Errorf("%s: dict key %s is a %s; YAML keys here must be strings", orTop(where), kv[0], kv[0].Type())
+			}
+			path := key
+			if where != "" {
+				path = where + "." + key
+			}
+			c, err := yamlNode(kv[1], path)
+			if err != nil {
+				return nil, err
+			}
+			n.Content = append(n.Content, scalar("!!str", key), c)
+		}
+		return n, nil
+	}
+	return nil, fmt.Errorf("%s: cannot encode a %s as YAML", orTop(where), v.Type())
+}
+
+func orTop(where string) string {
+	if where == "" {
+		return "value"
+	}
+	return where
+}
+
+func yamlDecode(_ *starlark.Thread, _ *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var s string
+	if err := starlark.UnpackArgs(name, args, kwargs, "s", &s); err != nil {
+		return nil, err
+	}
+	v, err := decodeYAML(s)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return v, nil
+}
+
+var yamlLineRE = regexp.MustCompile(`^yaml: (?:unmarshal errors:\n\s*)?line (\d+): `)
+
+// decodeYAML parses one YAML document. Errors start with "line N: ".
+func decodeYAML(s string) (starlark.Value, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(s), &doc); err != nil {
+		msg := err.Error()
+		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+			return nil, fmt.Errorf("line %s: %s", m[1], msg[len(m[0]):])
+		}
+		return nil, fmt.Errorf("%s", strings.TrimPrefix(msg, "yaml: "))
+	}
+	if doc.Kind == 0 {
+		return starlark.None, nil
+	}
+	return fromYAML(&doc, 0)
+}
+
+func fromYAML(n *yaml.Node, depth int) (starlark.Value, error) {
+	if depth > 100 {
+		return nil, fmt.Errorf("line %d: nesting too deep", n.Line)
+	}
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return starlark.None, nil
+		}
+		return fromYAML(n.Content[0], depth+1)
+	case yaml.AliasNode:
+		return fromYAML(n.Alias, depth+1)
+	case yaml.SequenceNode:
+		out := make([]starlark.Value, 0, len(n.Content))
+		for _, c := range n.Content {
+			v, err := fromYAML(c, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, v)
+		}
+		return starlark.NewList(out), nil
+	case yaml.MappingNode:
+		d := starlark.NewDict(len(n.Content) / 2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, err := fromYAML(n.Content[i], depth+1)
+			if err != nil {
+				return nil, err
+			}
+			if _, ok := k.(starlark.String); !ok && n.Content[i].Kind != yaml.ScalarNode {
+				return nil, fmt.Errorf("line %d: mapping key must be a scalar", n.Content[i].Line)
+			}
+			v, err := fromYAML(n.Content[i+1], depth+1)
+			if err != nil {
+				return nil, err
+			}
+			if _, found, _ := d.Get(k); found {
+				return nil, fmt.Errorf("line %d: duplicate key %s", n.Content[i].Line, k)
+			}
+			if err := d.SetKey(k, v); err != nil {
+				return nil, fmt.Errorf("line %d: %v", n.Content[i].Line, err)
+			}
+		}
+		return d, nil
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return starlark.None, nil
+		case "!!bool":
+			var b bool
+			if err := n.Decode(&b); err != nil {
+				return nil, fmt.Errorf("line %d: %v", n.Line, err)
+			}
+			return starlark.Bool(b), nil
+		case "!!int":
+			var i int64
+			if err := n.Decode(&i); err == nil {
+				return starlark.MakeInt64(i), nil
+			}
+			if b, ok := new(big.Int).SetString(strings.ReplaceAll(n.Value, "_", ""), 0); ok {
+				return starlark.MakeBigInt(b), nil
+			}
+			return nil, fmt.Errorf("line %d: bad integer %q", n.Line, n.Value)
+		case "!!float":
+			var f float64
+			if err := n.Decode(&f); err != nil {
+				return nil, fmt.Errorf("line %d: %v", n.Line, err)
+			}
+			return starlark.Float(f), nil
+		default:
+			return starlark.String(n.Value), nil
+		}
+	}
+	return nil, fmt.Errorf("line %d: unsupported YAML node", n.Line)
+}

@@ -1,0 +1,175 @@
+package builtins
+
+// Compose family: compose_up, compose_down.
+//
+//	compose_up(project, spec, dir) -> struct(project, file, containers: dict service -> container name)
+//	compose_down(project, dir, logs=None) -> None
+//
+// compose_up encodes spec (a dict) as YAML with no top-level name: or
+// version: key (compose v1 and v2 both accept it), labels every service
+// dev.bottle.instance=<project> unless the spec labels it already, hands it
+// to the engine to write as <dir>/docker-compose.yml, and records
+// compose_down as its undo.
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+
+	"go.starlark.net/starlark"
+
+	"github.com/bottle-sh/bottle/engine"
+)
+
+// ComposeFile is the file name compose_up writes in its dir.
+const ComposeFile = "docker-compose.yml"
+
+func composeBuiltins() []Builtin {
+	return []Builtin{
+		def("compose_up", "compose_up(project, spec, dir)",
+			"write spec as <dir>/docker-compose.yml and bring the project up: struct(project, file, containers); undo takes it down", effect, composeUp),
+		def("compose_down", "compose_down(project, dir, logs=None)",
+			"take a compose project down, saving its logs to the logs path first", effect, composeDown),
+	}
+}
+
+func composeUp(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		project, d string
+		spec       *starlark.Dict
+	)
+	if err := starlark.UnpackArgs(name, args, kwargs, "project", &project, "spec", &spec, "dir", &d); err != nil {
+		return nil, err
+	}
+	if project == "" {
+		return nil, fmt.Errorf("%s: empty project name", name)
+	}
+	labeled, err := labelServices(spec, project)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", name, project, err)
+	}
+	text, err := encodeYAML(labeled)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: spec: %w", name, project, err)
+	}
+	dir := resolve(env, d)
+	p := engine.ComposeProject{Project: project, Dir: dir, File: filepath.Join(dir, ComposeFile), YAML: []byte(text)}
+	res, err := env.Engine.ComposeUp(env.Ctx, p)
+	if err != nil {
+		// compose may have started some services before failing: take them down too.
+		record(env, "compose down "+project, func(ctx context.Context) error {
+			return env.Engine.ComposeDown(ctx, project, dir, "")
+		})
+		return nil, err
+	}
+	record(env, "compose down "+project, func(ctx context.Context) error {
+		return env.Engine.ComposeDown(ctx, project, dir, "")
+	})
+	file := res.File
+	if file == "" {
+		file = p.File
+	}
+	return mkstruct("project", project, "file", file, "containers", res.Containers), nil
+}
+
+// labelServices returns a copy of spec whose services all carry the instance
+// label. It refuses top-level name: and version:, which one compose version
+// or the other rejects.
+func labelServices(spec *starlark.Dict, project string) (*starlark.Dict, error) {
+	out := starlark.NewDict(spec.Len())
+	for _, kv := range spec.Items() {
+		k, ok := kv[0].(starlark.String)
+		if !ok {
+			return nil, fmt.Errorf("spec key %s is a %s, want string", kv[0], kv[0].Type())
+		}
+		switch k {
+		case "name", "version":
+			return nil, fmt.Errorf("spec has a top-level %q key; remove it: bottle passes the project with -p and writes a file both compose v1 and v2 accept", string(k))
+		case "services":
+			services, ok := kv[1].(*starlark.Dict)
+			if !ok {
+				return nil, fmt.Errorf("spec services is a %s, want dict of service name -> dict", kv[1].Type())
+			}
+			labeled := starlark.NewDict(services.Len())
+			for _, s := range services.Items() {
+				svc, ok := s[1].(*starlark.Dict)
+				if !ok {
+					return nil, fmt.Errorf("service %s is a %s, want dict", s[0], s[1].Type())
+				}
+				withLabel, err := labelService(svc, project)
+				if err != nil {
+					return nil, fmt.Errorf("service %s: %w", s[0], err)
+				}
+				labeled.SetKey(s[0], withLabel)
+			}
+			out.SetKey(k, labeled)
+		default:
+			out.SetKey(k, kv[1])
+		}
+	}
+	return out, nil
+}
+
+func labelService(svc *starlark.Dict, project string) (*starlark.Dict, error) {
+	out := starlark.NewDict(svc.Len() + 1)
+	for _, kv := range svc.Items() {
+		out.SetKey(kv[0], kv[1])
+	}
+	labels, found, _ := svc.Get(starlark.String("labels"))
+	switch l := labels.(type) {
+	case nil:
+		if found {
+			break
+		}
+		d := starlark.NewDict(1)
+		d.SetKey(starlark.String(engine.InstanceLabel), starlark.String(project))
+		out.SetKey(starlark.String("labels"), d)
+		return out, nil
+	case *starlark.Dict:
+		if _, has, _ := l.Get(starlark.String(engine.InstanceLabel)); has {
+			return out, nil
+		}
+		d := starlark.NewDict(l.Len() + 1)
+		for _, kv := range l.Items() {
+			d.SetKey(kv[0], kv[1])
+		}
+		d.SetKey(starlark.String(engine.InstanceLabel), starlark.String(project))
+		out.SetKey(starlark.String("labels"), d)
+		return out, nil
+	case *starlark.List:
+		items := make([]starlark.Value, 0, l.Len()+1)
+		has := false
+		for i := 0; i < l.Len(); i++ {
+			s, _ := starlark.AsString(l.Index(i))
+			if s == engine.InstanceLabel || strings.HasPrefix(s, engine.InstanceLabel+"=") {
+				has = true
+			}
+			items = append(items, l.Index(i))
+		}
+		if !has {
+			items = append(items, starlark.String(engine.InstanceLabel+"="+project))
+		}
+		out.SetKey(starlark.String("labels"), starlark.NewList(items))
+		return out, nil
+	}
+	return nil, fmt.Errorf("labels is a %s, want dict or list of \"key=value\"", labels.Type())
+}
+
+func composeDown(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		project, d string
+		logs       optString
+	)
+	if err := starlark.UnpackArgs(name, args, kwargs, "project", &project, "dir", &d, "logs?", &logs); err != nil {
+		return nil, err
+	}
+	logPath := ""
+	if logs.set {
+		logPath = resolve(env, logs.s)
+	}
+	if err := env.Engine.ComposeDown(env.Ctx, project, resolve(env, d), logPath); err != nil {
+		return nil, err
+	}
+	return starlark.None, nil
+}

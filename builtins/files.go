@@ -1,0 +1,525 @@
+package builtins
+
+// Files family: write_inplace, write_atomic, read, exists, mkdir, chmod,
+// remove, state_dir.
+//
+//	write_inplace(path, content, mode=None) -> struct(path, inode, size, changed)
+//	write_atomic(path, content, mode=None)  -> struct(path, inode, size, changed)
+//	read(path) -> string
+//	exists(path) -> bool
+//	mkdir(path, mode=0o700) -> absolute path
+//	chmod(path, mode) -> None
+//	remove(path) -> True if removed, False if absent
+//	state_dir(slug) -> absolute path of <state root>/<slug>, created 0700
+//
+// Relative paths resolve against Env.WorkDir. Under Env.DryRun nothing is
+// written: each change prints a unified diff against the current file to
+// Env.Stderr and the builtin returns what it would have.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"syscall"
+
+	"github.com/aymanbagabas/go-udiff"
+	"go.starlark.net/starlark"
+)
+
+func filesBuiltins() []Builtin {
+	return []Builtin{
+		def("write_inplace", "write_inplace(path, content, mode=None)",
+			"write a file keeping its inode (for single-file bind mounts); undo restores the old bytes", effect, writeInplace),
+		def("write_atomic", "write_atomic(path, content, mode=None)",
+			"write a file by temp file + rename; refuses bind-mounted files; undo restores the old bytes", effect, writeAtomic),
+		def("read", "read(path)", "the content of a file", pure, readFile),
+		def("exists", "exists(path)", "whether a path exists", pure, exists),
+		def("mkdir", "mkdir(path, mode=0o700)", "create a directory and its parents; undo removes what it created", effect, mkdir),
+		def("chmod", "chmod(path, mode)", "change a path's mode; undo restores it", effect, chmod),
+		def("remove", "remove(path)", "remove a file or empty directory; True if removed; undo restores it", effect, remove),
+		def("state_dir", "state_dir(slug)", "absolute path of <state root>/<slug>, created 0700", effect, stateDir),
+	}
+}
+
+// record adds an undo step to the run's journal, if there is one.
+func record(env *Env, what string, undo func(ctx context.Context) error) {
+	if env.Journal != nil {
+		env.Journal.Record(what, undo)
+	}
+}
+
+func stderr(env *Env) io.Writer {
+	if env.Stderr == nil {
+		return io.Discard
+	}
+	return env.Stderr
+}
+
+// dryRunDiff prints what a file builtin would change.
+func dryRunDiff(env *Env, name, path string, old []byte, existed bool, content string) {
+	w := stderr(env)
+	from := path
+	if !existed {
+		from = "/dev/null"
+	}
+	fmt.Fprintf(w, "dry-run: %s %s (%d bytes)\n", name, path, len(content))
+	fmt.Fprint(w, udiff.Unified(from, path, string(old), content))
+}
+
+// previous is what a path held before a builtin changed it.
+type previous struct {
+	existed bool
+	data    []byte
+	mode    fs.FileMode
+	inode   uint64
+}
+
+func readPrevious(path string) (previous, error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return previous{}, nil
+	}
+	if err != nil {
+		return previous{}, err
+	}
+	if !fi.Mode().IsRegular() {
+		return previous{}, fmt.Errorf("%s is not a regular file", path)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return previous{}, err
+	}
+	return previous{existed: true, data: data, mode: fi.Mode().Perm(), inode: inodeOf(fi)}, nil
+}
+
+func inodeOf(fi fs.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return st.Ino
+	}
+	return 0
+}
+
+func unpackWrite(name string, args starlark.Tuple, kwargs []starlark.Tuple) (path, content string, mode modeArg, err error) {
+	err = starlark.UnpackArgs(name, args, kwargs, "path", &path, "content", &content, "mode?", &mode)
+	return
+}
+
+func writeInplace(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	p, content, mode, err := unpackWrite(name, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	path := resolve(env, p)
+	prev, err := readPrevious(path)
+	if err != nil {
+		return nil, err
+	}
+	changed := !prev.existed || string(prev.data) != content || (mode.set && prev.mode != fs.FileMode(mode.mode))
+	if env.DryRun {
+		dryRunDiff(env, name, path, prev.data, prev.existed, content)
+		return mkstruct("path", path, "inode", prev.inode, "size", len(content), "changed", changed), nil
+	}
+	perm := fs.FileMode(0o644)
+	if mode.set {
+		perm = fs.FileMode(mode.mode)
+	}
+	inode, err := writeInPlace(path, []byte(content), perm, mode.set)
+	if err != nil {
+		return nil, err
+	}
+	record(env, "restore "+path, func(context.Context) error {
+		if !prev.existed {
+			return os.Remove(path)
+		}
+		_, err := writeInPlace(path, prev.data, prev.mode, true)
+		return err
+	})
+	return mkstruct("path", path, "inode", inode, "size", len(content), "changed", changed), nil
+}
+
+// writeInPlace overwrites path through its existing inode: no O_TRUNC before
+// the write (a reader never sees an empty file), truncate to the new length
+// after it, fsync. It never renames, so single-file bind mounts see the bytes.
+func writeInPlace(path string, data []byte, perm fs.FileMode, setMode bool) (uint64, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, perm)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	if _, err := f.WriteAt(data, 0); err != nil {
+		return 0, err
+	}
+	if err := f.Truncate(int64(len(data))); err != nil {
+		return 0, err
+	}
+	if setMode {
+		if err := f.Chmod(perm); err != nil {
+			return 0, err
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return 0, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return inodeOf(fi), f.Close()
+}
+
+func writeAtomic(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	p, content, mode, err := unpackWrite(name, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	path := resolve(env, p)
+	prev, err := readPrevious(path)
+	if err != nil {
+		return nil, err
+	}
+	changed := !prev.existed || string(prev.data) != content || (mode.set && prev.mode != fs.FileMode(mode.mode))
+	if prev.existed && env.Engine != nil {
+		if err := refuseBindMounted(env, name, path); err != nil {
+			return nil, err
+		}
+	}
+	if env.DryRun {
+		dryRunDiff(env, name, path, prev.data, prev.existed, content)
+		return mkstruct("path", path, "inode", uint64(0), "size", len(content), "changed", changed), nil
+	}
+	perm := fs.FileMode(0o644)
+	if prev.existed {
+		perm = prev.mode
+	}
+	if mode.set {
+		perm = fs.FileMode(mode.mode)
+	}
+	inode, err := renameInto(path, []byte(content), perm)
+	if err != nil {
+		return nil, err
+	}
+	record(env, "restore "+path, func(context.Context) error {
+		if !prev.existed {
+			return os.Remove(path)
+		}
+		_, err := renameInto(path, prev.data, prev.mode)
+		return err
+	})
+	return mkstruct("path", path, "inode", inode, "size", len(content), "changed", changed), nil
+}
+
+// refuseBindMounted fails when path is the source of a single-file bind
+// mount of a running container: a rename would leave the container reading
+// the old inode.
+func refuseBindMounted(env *Env, name, path string) error {
+	real, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return err
+	}
+	mounts, err := env.Engine.BindMounts(env.Ctx)
+	if err != nil {
+		return fmt.Errorf("%s: checking bind mounts before replacing %s: %w", name, path, err)
+	}
+	for _, m := range mounts {
+		if !m.IsFile {
+			continue
+		}
+		src := m.Source
+		if r, err := filepath.EvalSymlinks(src); err == nil {
+			src = r
+		}
+		if src == real {
+			return fmt.Errorf("%s: %s is bind-mounted as a single file into running container %s at %s; a rename would leave the container reading the old file: use write_inplace", name, path, m.Container, m.Destination)
+		}
+	}
+	return nil
+}
+
+// renameInto writes a temp file next to path, fsyncs it, renames it over
+// path and fsyncs the directory.
+func renameInto(path string, data []byte, perm fs.FileMode) (uint64, error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return 0, err
+	}
+	tmp := f.Name()
+	fail := func(err error) (uint64, error) {
+		f.Close()
+		os.Remove(tmp)
+		return 0, err
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := f.Chmod(perm); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return 0, err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return inodeOf(fi), nil
+}
+
+func readFile(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var p string
+	if err := starlark.UnpackArgs(name, args, kwargs, "path", &p); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(resolve(env, p))
+	if err != nil {
+		return nil, err
+	}
+	return starlark.String(data), nil
+}
+
+func exists(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var p string
+	if err := starlark.UnpackArgs(name, args, kwargs, "path", &p); err != nil {
+		return nil, err
+	}
+	_, err := os.Lstat(resolve(env, p))
+	if errors.Is(err, fs.ErrNotExist) {
+		return starlark.False, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return starlark.True, nil
+}
+
+func mkdir(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var p string
+	mode := modeArg{mode: 0o700, set: true}
+	if err := starlark.UnpackArgs(name, args, kwargs, "path", &p, "mode?", &mode); err != nil {
+		return nil, err
+	}
+	if !mode.set {
+		mode = modeArg{mode: 0o700, set: true}
+	}
+	path := resolve(env, p)
+	created, err := makeDirs(env, path, fs.FileMode(mode.mode))
+	if err != nil {
+		return nil, err
+	}
+	if env.DryRun {
+		if len(created) > 0 {
+			fmt.Fprintf(stderr(env), "dry-run: mkdir %s (mode %#o)\n", path, mode.mode)
+		}
+		return starlark.String(path), nil
+	}
+	if len(created) > 0 {
+		record(env, "remove directory "+path, func(context.Context) error {
+			var errs []error
+			for i := len(created) - 1; i >= 0; i-- {
+				if err := os.Remove(created[i]); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					errs = append(errs, err)
+				}
+			}
+			return errors.Join(errs...)
+		})
+	}
+	return starlark.String(path), nil
+}
+
+// makeDirs creates path and its missing parents with perm (exactly, not
+// masked by the umask) and returns the directories it created, outermost
+// first. Under dry-run it only reports what it would create.
+func makeDirs(env *Env, path string, perm fs.FileMode) ([]string, error) {
+	var missing []string
+	for p := path; ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err == nil {
+			if !fi.IsDir() {
+				return nil, fmt.Errorf("%s exists and is not a directory", p)
+			}
+			break
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		missing = append([]string{p}, missing...)
+		if filepath.Dir(p) == p {
+			break
+		}
+	}
+	if env.DryRun {
+		return missing, nil
+	}
+	for i, d := range missing {
+		if err := os.Mkdir(d, perm); err != nil && !errors.Is(err, fs.ErrExist) {
+			for j := i - 1; j >= 0; j-- {
+				os.Remove(missing[j])
+			}
+			return nil, err
+		}
+		if err := os.Chmod(d, perm); err != nil {
+			return nil, err
+		}
+	}
+	return missing, nil
+}
+
+func chmod(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var p string
+	var mode modeArg
+	if err := starlark.UnpackArgs(name, args, kwargs, "path", &p, "mode", &mode); err != nil {
+		return nil, err
+	}
+	if !mode.set {
+		return nil, fmt.Errorf("%s: mode must be an int such as 0o600, not None", name)
+	}
+	path := resolve(env, p)
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	old := fi.Mode().Perm() | (fi.Mode() & (fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky))
+	if env.DryRun {
+		fmt.Fprintf(stderr(env), "dry-run: chmod %s %#o -> %#o\n", path, old.Perm(), mode.mode)
+		return starlark.None, nil
+	}
+	if err := os.Chmod(path, fs.FileMode(mode.mode)); err != nil {
+		return nil, err
+	}
+	record(env, "restore mode of "+path, func(context.Context) error { return os.Chmod(path, old) })
+	return starlark.None, nil
+}
+
+func remove(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var p string
+	if err := starlark.UnpackArgs(name, args, kwargs, "path", &p); err != nil {
+		return nil, err
+	}
+	path := resolve(env, p)
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return starlark.False, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case fi.IsDir():
+		entries, err := os.ReadDir(path)
+		if err != nil {
+			return nil, err
+		}
+		if len(entries) > 0 {
+			return nil, fmt.Errorf("%s: %s is a directory that is not empty; remove its files first", name, path)
+		}
+		if env.DryRun {
+			fmt.Fprintf(stderr(env), "dry-run: remove directory %s\n", path)
+			return starlark.True, nil
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, err
+		}
+		mode := fi.Mode().Perm()
+		record(env, "recreate directory "+path, func(context.Context) error { return os.Mkdir(path, mode) })
+	case fi.Mode().IsRegular():
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, err
+		}
+		if env.DryRun {
+			dryRunDiff(env, name, path, data, true, "")
+			return starlark.True, nil
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, err
+		}
+		mode := fi.Mode().Perm()
+		record(env, "restore "+path, func(context.Context) error {
+			_, err := writeInPlace(path, data, mode, true)
+			return err
+		})
+	case fi.Mode()&fs.ModeSymlink != 0:
+		target, err := os.Readlink(path)
+		if err != nil {
+			return nil, err
+		}
+		if env.DryRun {
+			fmt.Fprintf(stderr(env), "dry-run: remove symlink %s -> %s\n", path, target)
+			return starlark.True, nil
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, err
+		}
+		record(env, "restore symlink "+path, func(context.Context) error { return os.Symlink(target, path) })
+	default:
+		return nil, fmt.Errorf("%s: %s is neither a file, a directory nor a symlink", name, path)
+	}
+	return starlark.True, nil
+}
+
+var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// checkSlug explains the slug rule when s breaks it.
+func checkSlug(name, s string) error {
+	if slugRE.MatchString(s) {
+		return nil
+	}
+	return fmt.Errorf("%s: invalid slug %q: a slug is 1 to 63 characters of a-z, 0-9 and '-', starting with a letter or digit (e.g. \"implementer\")", name, s)
+}
+
+func stateDir(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var slug string
+	if err := starlark.UnpackArgs(name, args, kwargs, "slug", &slug); err != nil {
+		return nil, err
+	}
+	if err := checkSlug(name, slug); err != nil {
+		return nil, err
+	}
+	if env.StateRoot == "" {
+		return nil, fmt.Errorf("%s: no state root; pass --state DIR or set BOTTLE_STATE_DIR", name)
+	}
+	path := filepath.Join(env.StateRoot, slug)
+	created, err := makeDirs(env, path, 0o700)
+	if err != nil {
+		return nil, err
+	}
+	if env.DryRun {
+		if len(created) > 0 {
+			fmt.Fprintf(stderr(env), "dry-run: mkdir %s (mode 0700)\n", path)
+		}
+		return starlark.String(path), nil
+	}
+	if len(created) > 0 {
+		// The run made this bottle's state directory, so everything in it is
+		// the run's own: undo removes it whole.
+		// Parents it made (the state root itself) are removed only when empty.
+		record(env, "remove state directory "+path, func(context.Context) error {
+			if err := os.RemoveAll(path); err != nil {
+				return err
+			}
+			for i := len(created) - 2; i >= 0; i-- {
+				os.Remove(created[i])
+			}
+			return nil
+		})
+	} else if err := os.Chmod(path, 0o700); err != nil {
+		return nil, err
+	}
+	return starlark.String(path), nil
+}

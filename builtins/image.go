@@ -1,0 +1,46 @@
+package builtins
+
+// Image family: image_build, bottle_image.
+//
+//	image_build(tag, context, dockerfile="Dockerfile") -> image id
+//	bottle_image(tag="bottle:local") -> tag of a FROM-scratch image holding this bottle binary
+//
+// Images are not undone: they are cache, not state.
+
+import (
+	"go.starlark.net/starlark"
+)
+
+func imageBuiltins() []Builtin {
+	return []Builtin{
+		def("image_build", `image_build(tag, context, dockerfile="Dockerfile")`,
+			"build an image from a directory; returns its id", effect, imageBuild),
+		def("bottle_image", `bottle_image(tag="bottle:local")`,
+			"make (or reuse) a FROM-scratch image holding this bottle binary, entrypoint /bottle; returns the tag", effect, bottleImage),
+	}
+}
+
+func imageBuild(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var tag, dir string
+	dockerfile := "Dockerfile"
+	if err := starlark.UnpackArgs(name, args, kwargs, "tag", &tag, "context", &dir, "dockerfile?", &dockerfile); err != nil {
+		return nil, err
+	}
+	id, err := env.Engine.ImageBuild(env.Ctx, tag, resolve(env, dir), dockerfile)
+	if err != nil {
+		return nil, err
+	}
+	return starlark.String(id), nil
+}
+
+func bottleImage(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	tag := "bottle:local"
+	if err := starlark.UnpackArgs(name, args, kwargs, "tag?", &tag); err != nil {
+		return nil, err
+	}
+	got, err := env.Engine.BottleImage(env.Ctx, tag)
+	if err != nil {
+		return nil, err
+	}
+	return starlark.String(got), nil
+}

@@ -1,0 +1,194 @@
+package builtins
+
+// Misc family: edit, getenv, struct, time, math, log, fail, on_failure.
+//
+//	edit(text, suffix=".yaml") -> the text after the user edited it in $VISUAL or $EDITOR
+//	getenv(name, default=None) -> environment variable, or default
+//	struct(**fields)           -> go.starlark.net/starlarkstruct
+//	time, math                 -> go.starlark.net/lib/time and lib/math
+//	log(*values)               -> prints the values, space-separated, to the run's output
+//	fail(msg)                  -> Starlark's own: fails the run (which is rolled back)
+//	on_failure(fn)             -> adds fn() to the undo journal; called if the run fails
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+
+	starmath "go.starlark.net/lib/math"
+	startime "go.starlark.net/lib/time"
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+)
+
+func miscBuiltins() []Builtin {
+	out := []Builtin{
+		def("edit", `edit(text, suffix=".yaml")`, "open text in $VISUAL/$EDITOR on the terminal; returns the edited text", effect, edit),
+		def("getenv", "getenv(name, default=None)", "an environment variable, or default when unset", pure, getenv),
+		def("log", "log(*values)", "print values, space-separated, to the run's output", pure, logValues),
+		def("on_failure", "on_failure(fn)", "call fn() if the run fails, in reverse order with the other undo steps", effect, onFailure),
+		{Name: "struct", Sig: "struct(**fields)", Doc: "an immutable struct with the given fields", Value: starlark.NewBuiltin("struct", starlarkstruct.Make)},
+		{Name: "fail", Sig: "fail(*args, sep=\" \")", Doc: "fail the run with a message; everything it made is undone", Value: starlark.Universe["fail"]},
+	}
+	out = append(out, libModule(startime.Module, "times and durations (go.starlark.net/lib/time)", map[string][2]string{
+		"now":               {"time.now()", "the current time"},
+		"parse_time":        {`time.parse_time(x, format=RFC3339, location="UTC")`, "parse a time"},
+		"parse_duration":    {"time.parse_duration(d)", `parse a duration such as "1h30m"`},
+		"from_timestamp":    {"time.from_timestamp(sec, nsec=0)", "a time from Unix seconds"},
+		"time":              {"time.time(year=0, month=1, day=1, hour=0, minute=0, second=0, nanosecond=0, location=\"\")", "a time from its parts"},
+		"is_valid_timezone": {"time.is_valid_timezone(loc)", "whether loc names a time zone"},
+	})...)
+	out = append(out, libModule(starmath.Module, "floating-point math (go.starlark.net/lib/math)", nil)...)
+	return out
+}
+
+// libModule lists a go.starlark.net module and its members; sigs gives each
+// member's signature and doc, with a generic line for the ones it omits.
+func libModule(m *starlarkstruct.Module, doc string, sigs map[string][2]string) []Builtin {
+	names := make([]string, 0, len(m.Members))
+	for n := range m.Members {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := []Builtin{{Name: m.Name, Sig: m.Name, Doc: doc + " (" + strings.Join(names, ", ") + ")", Value: m}}
+	for _, n := range names {
+		v := m.Members[n]
+		full := m.Name + "." + n
+		sig, d := full, fmt.Sprintf("constant %s", v.String())
+		if _, ok := v.(starlark.Callable); ok {
+			sig, d = full+"(x)", fmt.Sprintf("%s.%s of the go.starlark.net %s module", m.Name, n, m.Name)
+		}
+		if s, ok := sigs[n]; ok {
+			sig, d = s[0], s[1]
+		}
+		out = append(out, Builtin{Name: full, Sig: sig, Doc: d, Value: v})
+	}
+	return out
+}
+
+func getenv(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var key string
+	var dflt starlark.Value = starlark.None
+	if err := starlark.UnpackArgs(name, args, kwargs, "name", &key, "default?", &dflt); err != nil {
+		return nil, err
+	}
+	lookup := env.Getenv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	if v, ok := lookup(key); ok {
+		return starlark.String(v), nil
+	}
+	return dflt, nil
+}
+
+func logValues(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if len(kwargs) > 0 {
+		return nil, fmt.Errorf("%s: unexpected keyword argument %s", name, kwargs[0][0])
+	}
+	parts := make([]string, len(args))
+	for i, v := range args {
+		if s, ok := v.(starlark.String); ok {
+			parts[i] = string(s)
+		} else {
+			parts[i] = v.String()
+		}
+	}
+	msg := strings.Join(parts, " ")
+	if env.Progress != nil {
+		env.Progress.Log(msg)
+	} else if env.Stdout != nil {
+		fmt.Fprintln(env.Stdout, msg)
+	}
+	return starlark.None, nil
+}
+
+func onFailure(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var fn starlark.Callable
+	if err := starlark.UnpackArgs(name, args, kwargs, "fn", &fn); err != nil {
+		return nil, err
+	}
+	record(env, "on_failure "+fn.Name(), func(ctx context.Context) error {
+		undoEnv := *env
+		undoEnv.Ctx = ctx
+		thread := &starlark.Thread{Name: "on_failure " + fn.Name()}
+		thread.Print = func(_ *starlark.Thread, msg string) {
+			logValues(thread, &undoEnv, "print", starlark.Tuple{starlark.String(msg)}, nil)
+		}
+		SetEnv(thread, &undoEnv)
+		done := make(chan struct{})
+		defer close(done)
+		go func() {
+			select {
+			case <-ctx.Done():
+				thread.Cancel(ctx.Err().Error())
+			case <-done:
+			}
+		}()
+		_, err := starlark.Call(thread, fn, nil, nil)
+		if evalErr, ok := err.(*starlark.EvalError); ok {
+			return fmt.Errorf("%s", evalErr.Backtrace())
+		}
+		return err
+	})
+	return starlark.None, nil
+}
+
+func edit(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var text string
+	suffix := ".yaml"
+	if err := starlark.UnpackArgs(name, args, kwargs, "text", &text, "suffix?", &suffix); err != nil {
+		return nil, err
+	}
+	if env.IsTTY == nil || !env.IsTTY() {
+		return nil, fmt.Errorf("%s: needs an interactive terminal, and stdin is not one; run bottle from a terminal, or change the file and apply it without edit()", name)
+	}
+	lookup := env.Getenv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	editor := ""
+	for _, k := range []string{"VISUAL", "EDITOR"} {
+		if v, ok := lookup(k); ok && strings.TrimSpace(v) != "" {
+			editor = v
+			break
+		}
+	}
+	if editor == "" {
+		return nil, fmt.Errorf("%s: neither $VISUAL nor $EDITOR is set; export EDITOR=vi (or your editor) and run again", name)
+	}
+	if strings.ContainsAny(suffix, "/\\") {
+		return nil, fmt.Errorf("%s: suffix %q must not contain a path separator", name, suffix)
+	}
+	f, err := os.CreateTemp("", "bottle-edit-*"+suffix)
+	if err != nil {
+		return nil, err
+	}
+	path := f.Name()
+	defer os.Remove(path)
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	ctx := env.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	// The editor setting may carry flags ("code --wait"), so the shell splits it.
+	cmd := exec.CommandContext(ctx, "sh", "-c", editor+` "$1"`, "bottle-edit", path)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = env.Stdin, env.Stdout, env.Stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%s: editor %q failed: %v; nothing was changed", name, editor, err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return starlark.String(data), nil
+}

@@ -1,0 +1,264 @@
+package docker
+
+import (
+	"archive/tar"
+	"context"
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/moby/moby/client"
+)
+
+// BinaryDigestLabel is the label on bottle images holding the sha256 of the
+// bottle binary inside, so BottleImage can reuse an image that matches.
+const BinaryDigestLabel = "dev.bottle.binary.sha256"
+
+// ImageBuild sends contextDir as a tar stream and builds tag with dockerfile
+// (relative to contextDir). Errors the daemon reports in the JSON message
+// stream are returned, with the last build output lines.
+func (e *Engine) ImageBuild(ctx context.Context, tag, contextDir, dockerfile string) (string, error) {
+	step := "image_build"
+	if dockerfile == "" {
+		dockerfile = "Dockerfile"
+	}
+	fi, err := os.Stat(contextDir)
+	if err != nil {
+		return "", fmt.Errorf("%s %s: context: %v", step, tag, err)
+	}
+	if !fi.IsDir() {
+		return "", fmt.Errorf("%s %s: context %s is not a directory", step, tag, contextDir)
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(tarDir(pw, contextDir)) }()
+	defer pr.Close()
+	return e.build(ctx, step, tag, pr, client.ImageBuildOptions{Tags: []string{tag}, Dockerfile: filepath.ToSlash(dockerfile), Remove: true, ForceRemove: true})
+}
+
+// build runs one build and reads its message stream to the end.
+func (e *Engine) build(ctx context.Context, step, tag string, buildCtx io.Reader, opts client.ImageBuildOptions) (string, error) {
+	res, err := e.api.ImageBuild(ctx, buildCtx, opts)
+	if err != nil {
+		return "", fail(step, tag, err)
+	}
+	defer res.Body.Close()
+	var id string
+	var out []string
+	dec := json.NewDecoder(res.Body)
+	for {
+		var m struct {
+			Stream      string `json:"stream"`
+			Error       string `json:"error"`
+			ErrorDetail *struct {
+				Message string `json:"message"`
+			} `json:"errorDetail"`
+			Aux json.RawMessage `json:"aux"`
+		}
+		if err := dec.Decode(&m); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if ctx.Err() != nil {
+				return "", fmt.Errorf("%s %s: %w", step, tag, ctx.Err())
+			}
+			return "", fmt.Errorf("%s %s: read build output: %v", step, tag, err)
+		}
+		if m.ErrorDetail != nil && m.ErrorDetail.Message != "" {
+			m.Error = m.ErrorDetail.Message
+		}
+		if m.Error != "" {
+			return "", fmt.Errorf("%s %s: %s%s", step, tag, strings.TrimSpace(m.Error), quoteBuildOutput(out))
+		}
+		if s := strings.TrimSpace(m.Stream); s != "" {
+			out = append(out, strings.Split(s, "\n")...)
+			if len(out) > keepLines {
+				out = out[len(out)-keepLines:]
+			}
+		}
+		var aux struct{ ID string }
+		if len(m.Aux) > 0 && json.Unmarshal(m.Aux, &aux) == nil && aux.ID != "" {
+			id = aux.ID
+		}
+	}
+	if id == "" {
+		ins, err := e.api.ImageInspect(ctx, tag)
+		if err != nil {
+			return "", fail(step, tag, fmt.Errorf("inspect after build: %w", err))
+		}
+		id = ins.ID
+	}
+	return id, nil
+}
+
+func quoteBuildOutput(out []string) string {
+	if len(out) == 0 {
+		return ""
+	}
+	return "\n  build output (last lines):\n    " + strings.Join(out, "\n    ")
+}
+
+// tarDir writes dir as a tar stream with paths relative to dir.
+func tarDir(w io.Writer, dir string) error {
+	tw := tar.NewWriter(w)
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		link := ""
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		h, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return err
+		}
+		h.Name = filepath.ToSlash(rel)
+		if fi.IsDir() {
+			h.Name += "/"
+		}
+		h.Uid, h.Gid, h.Uname, h.Gname = 0, 0, "", ""
+		if err := tw.WriteHeader(h); err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			f, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, f)
+			f.Close()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("tar context %s: %w", dir, err)
+	}
+	return tw.Close()
+}
+
+// BottleImage returns tag after making sure it names a FROM-scratch image
+// holding this bottle binary (or $BOTTLE_IMAGE_BINARY) as /bottle with
+// entrypoint ["/bottle"]. An image whose digest label matches is reused.
+func (e *Engine) BottleImage(ctx context.Context, tag string) (string, error) {
+	const step = "bottle_image"
+	if tag == "" {
+		tag = "bottle:local"
+	}
+	bin, err := bottleBinary()
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %v", step, tag, err)
+	}
+	if err := checkStatic(bin); err != nil {
+		return "", fmt.Errorf("%s %s: %v", step, tag, err)
+	}
+	sum, size, err := fileDigest(bin)
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %v", step, tag, err)
+	}
+	if ins, err := e.api.ImageInspect(ctx, tag); err == nil {
+		if ins.Config != nil && ins.Config.Labels[BinaryDigestLabel] == sum {
+			return tag, nil
+		}
+	} else if !isNotFound(err) {
+		return "", fail(step, tag, err)
+	}
+
+	dockerfile := "FROM scratch\nCOPY bottle /bottle\nENTRYPOINT [\"/bottle\"]\n"
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(func() error {
+			tw := tar.NewWriter(pw)
+			now := time.Now()
+			if err := tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(dockerfile)), ModTime: now}); err != nil {
+				return err
+			}
+			if _, err := io.WriteString(tw, dockerfile); err != nil {
+				return err
+			}
+			if err := tw.WriteHeader(&tar.Header{Name: "bottle", Mode: 0o755, Size: size, ModTime: now}); err != nil {
+				return err
+			}
+			f, err := os.Open(bin)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			if _, err := io.CopyN(tw, f, size); err != nil {
+				return err
+			}
+			return tw.Close()
+		}())
+	}()
+	defer pr.Close()
+	if _, err := e.build(ctx, step, tag, pr, client.ImageBuildOptions{
+		Tags: []string{tag}, Remove: true, ForceRemove: true,
+		Labels: map[string]string{BinaryDigestLabel: sum},
+	}); err != nil {
+		return "", err
+	}
+	return tag, nil
+}
+
+// bottleBinary is the binary BottleImage packs: $BOTTLE_IMAGE_BINARY, else the
+// running executable.
+func bottleBinary() (string, error) {
+	if p := os.Getenv("BOTTLE_IMAGE_BINARY"); p != "" {
+		return p, nil
+	}
+	p, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("find the running binary: %v; set BOTTLE_IMAGE_BINARY to a static bottle build", err)
+	}
+	return p, nil
+}
+
+// checkStatic fails unless bin is a Linux ELF executable with no dynamic
+// loader (PT_INTERP), which is what a FROM-scratch image can run.
+func checkStatic(bin string) error {
+	const how = "build one with `CGO_ENABLED=0 GOOS=linux go build -o bottle ./cmd/bottle` and set BOTTLE_IMAGE_BINARY to it"
+	f, err := elf.Open(bin)
+	if err != nil {
+		return fmt.Errorf("%s is not a Linux ELF executable (%v); a FROM-scratch image needs a static Linux binary: %s", bin, err, how)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked (it needs a loader), so it cannot run in a FROM-scratch image: %s", bin, how)
+		}
+	}
+	return nil
+}
+
+func fileDigest(p string) (sum string, size int64, err error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	size, err = io.Copy(h, f)
+	if err != nil {
+		return "", 0, fmt.Errorf("read %s: %v", p, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), size, nil
+}

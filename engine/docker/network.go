@@ -1,0 +1,180 @@
+package docker
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/moby/moby/api/types/network"
+	"github.com/moby/moby/client"
+
+	"github.com/bottle-sh/bottle/engine"
+)
+
+// DefaultSubnetPool is where NetworkCreate finds /24s for networks given no
+// subnet; $BOTTLE_SUBNET_POOL overrides it.
+const DefaultSubnetPool = "10.213.0.0/16"
+
+// NetworkCreate creates a bridge network (internal when asked). With no subnet
+// it takes the first /24 of the pool that no existing network overlaps, and
+// moves on to the next one when the daemon still reports an overlap.
+func (e *Engine) NetworkCreate(ctx context.Context, spec engine.NetworkSpec) (engine.Network, error) {
+	const step = "network_create"
+	existing, err := e.api.NetworkList(ctx, client.NetworkListOptions{})
+	if err != nil {
+		return engine.Network{}, fail(step, spec.Name, err)
+	}
+	var used []netip.Prefix
+	for _, n := range existing.Items {
+		if n.Name == spec.Name {
+			return engine.Network{}, fmt.Errorf("%s %s: a network with this name already exists (id %.12s); "+
+				"remove it (network_remove or `docker network rm %s`) or choose another name", step, spec.Name, n.ID, spec.Name)
+		}
+		for _, c := range n.IPAM.Config {
+			if c.Subnet.IsValid() {
+				used = append(used, c.Subnet)
+			}
+		}
+	}
+
+	if spec.Subnet != "" {
+		p, err := netip.ParsePrefix(spec.Subnet)
+		if err != nil {
+			return engine.Network{}, fmt.Errorf("%s %s: subnet %q is not a CIDR: %v", step, spec.Name, spec.Subnet, err)
+		}
+		id, err := e.createNetwork(ctx, spec, p)
+		if err != nil {
+			return engine.Network{}, fail(step, spec.Name, err)
+		}
+		return e.networkByID(ctx, step, spec.Name, id)
+	}
+
+	pool, err := subnetPool()
+	if err != nil {
+		return engine.Network{}, fmt.Errorf("%s %s: %v", step, spec.Name, err)
+	}
+	var lastErr error
+	for p := range freeSubnets(pool, used) {
+		id, err := e.createNetwork(ctx, spec, p)
+		if err == nil {
+			return e.networkByID(ctx, step, spec.Name, id)
+		}
+		if !isOverlap(err) {
+			return engine.Network{}, fail(step, spec.Name, err)
+		}
+		lastErr = err // a network made since we listed took it: try the next
+	}
+	if lastErr != nil {
+		return engine.Network{}, fmt.Errorf("%s %s: no free /24 left in %s (last try: %v); "+
+			"remove unused networks or set BOTTLE_SUBNET_POOL to a larger private range", step, spec.Name, pool, trimAPIError(lastErr))
+	}
+	return engine.Network{}, fmt.Errorf("%s %s: every /24 in %s overlaps an existing network; "+
+		"remove unused networks or set BOTTLE_SUBNET_POOL to another private range", step, spec.Name, pool)
+}
+
+func (e *Engine) createNetwork(ctx context.Context, spec engine.NetworkSpec, subnet netip.Prefix) (string, error) {
+	opts := client.NetworkCreateOptions{
+		Driver:   "bridge",
+		Internal: spec.Internal,
+		Labels:   copyLabels(spec.Labels),
+	}
+	if subnet.IsValid() {
+		opts.IPAM = &network.IPAM{Driver: "default", Config: []network.IPAMConfig{{Subnet: subnet.Masked()}}}
+	}
+	res, err := e.api.NetworkCreate(ctx, spec.Name, opts)
+	if err != nil {
+		return "", err
+	}
+	return res.ID, nil
+}
+
+func (e *Engine) networkByID(ctx context.Context, step, name, id string) (engine.Network, error) {
+	res, err := e.api.NetworkInspect(ctx, id, client.NetworkInspectOptions{})
+	if err != nil {
+		return engine.Network{}, fail(step, name, fmt.Errorf("inspect after create: %w", err))
+	}
+	return toNetwork(res.Network.Network), nil
+}
+
+func toNetwork(n network.Network) engine.Network {
+	out := engine.Network{Name: n.Name, ID: n.ID, Internal: n.Internal, Labels: copyLabels(n.Labels)}
+	for _, c := range n.IPAM.Config {
+		if c.Subnet.IsValid() && c.Subnet.Addr().Is4() {
+			out.Subnet = c.Subnet.String()
+			if c.Gateway.IsValid() {
+				out.Gateway = c.Gateway.String()
+			}
+			break
+		}
+	}
+	return out
+}
+
+// NetworkRemove removes the network; false, nil when it does not exist.
+func (e *Engine) NetworkRemove(ctx context.Context, name string) (bool, error) {
+	if _, err := e.api.NetworkRemove(ctx, name, client.NetworkRemoveOptions{}); err != nil {
+		if isNotFound(err) {
+			return false, nil
+		}
+		return false, fail("network_remove", name, err)
+	}
+	return true, nil
+}
+
+// Networks lists networks carrying all of labels.
+func (e *Engine) Networks(ctx context.Context, labels map[string]string) ([]engine.Network, error) {
+	res, err := e.api.NetworkList(ctx, client.NetworkListOptions{Filters: labelFilters(labels)})
+	if err != nil {
+		return nil, fail("networks", fmt.Sprint(labels), err)
+	}
+	out := make([]engine.Network, 0, len(res.Items))
+	for _, n := range res.Items {
+		out = append(out, toNetwork(n.Network))
+	}
+	return out, nil
+}
+
+func subnetPool() (netip.Prefix, error) {
+	s := DefaultSubnetPool
+	if v := strings.TrimSpace(os.Getenv("BOTTLE_SUBNET_POOL")); v != "" {
+		s = v
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil || !p.Addr().Is4() || p.Bits() > 24 {
+		return netip.Prefix{}, fmt.Errorf("BOTTLE_SUBNET_POOL=%q must be an IPv4 CIDR of /24 or larger, like %s", s, DefaultSubnetPool)
+	}
+	return p.Masked(), nil
+}
+
+// freeSubnets yields the /24s of pool that overlap none of used, in order.
+func freeSubnets(pool netip.Prefix, used []netip.Prefix) func(yield func(netip.Prefix) bool) {
+	return func(yield func(netip.Prefix) bool) {
+		base := pool.Addr().As4()
+		n := 1 << (24 - pool.Bits())
+		for i := range n {
+			a := base
+			v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8
+			v += uint32(i) << 8
+			a = [4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), 0}
+			p := netip.PrefixFrom(netip.AddrFrom4(a), 24)
+			free := true
+			for _, u := range used {
+				if u.Overlaps(p) {
+					free = false
+					break
+				}
+			}
+			if free && !yield(p) {
+				return
+			}
+		}
+	}
+}
+
+// isOverlap reports whether the daemon refused a subnet because another
+// network (or a host route) already uses it.
+func isOverlap(err error) bool {
+	return err != nil && strings.Contains(strings.ToLower(err.Error()), "overlap")
+}

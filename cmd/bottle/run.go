@@ -1,0 +1,175 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/bottle-sh/bottle/engine"
+	"github.com/bottle-sh/bottle/runtime"
+)
+
+func init() {
+	register(command{
+		name:    "run",
+		usage:   "run [--dry-run] [--state DIR] [--timeout DUR] [--json] [--max-steps N] RECIPE [KEY=VALUE ...]",
+		summary: "run a recipe as a transaction (rolled back on failure)",
+		order:   10,
+		run:     runRun,
+	})
+}
+
+var errNoRecorder = errors.New("--dry-run: the dry-run recorder (engine/record) is not built into this bottle")
+
+const runHelp = `Usage: bottle run [flags] RECIPE [KEY=VALUE ...]
+
+Run the Starlark recipe RECIPE as a transaction. KEY=VALUE pairs become the
+recipe's args dict (strings). Each step prints one line with its duration on
+stderr; log() and print() go to stdout.
+
+If the recipe fails (an error, fail(), SIGINT/SIGTERM, --timeout, the step
+limit), every step it made is undone in reverse order, all of them even when
+one fails, and every undo failure is reported. On success nothing is undone.
+
+load() paths are relative to the loading file, or //path from the directory
+of RECIPE; nothing outside that directory can be loaded.
+
+Flags:
+`
+
+const runFooter = `
+Examples:
+  bottle run recipes/start.star name=implementer
+  bottle run --dry-run recipes/start.star name=implementer
+  bottle run --timeout 2m --json recipes/stop.star slug=implementer
+
+Exit codes: 0 success, 1 failed and rolled back, 2 usage or syntax error
+(nothing ran), 130 interrupted and rolled back.
+`
+
+func runRun(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dryRun := fs.Bool("dry-run", false, "change nothing: print what each step would do (file writes as diffs)")
+	state := fs.String("state", "", "state root `DIR` (default $BOTTLE_STATE_DIR, $XDG_STATE_HOME/bottle, ~/.local/state/bottle)")
+	timeout := fs.Duration("timeout", 0, "fail and roll back when the run takes longer than `DUR` (e.g. 90s, 5m); 0 means no limit")
+	asJSON := fs.Bool("json", false, "write progress and results as JSON lines")
+	maxSteps := fs.Uint64("max-steps", runtime.DefaultMaxSteps, "stop the recipe after `N` Starlark steps (stops runaway loops)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), runHelp)
+		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), runFooter)
+	}
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprintln(stderr, "bottle run: missing RECIPE\nusage: bottle "+commands["run"].usage)
+		return exitUsage
+	}
+	kv, err := runtime.ParseArgs(fs.Args()[1:])
+	if err != nil {
+		fmt.Fprintf(stderr, "bottle run: %v\n", err)
+		return exitUsage
+	}
+	if *maxSteps == 0 {
+		fmt.Fprintln(stderr, "bottle run: --max-steps must be at least 1")
+		return exitUsage
+	}
+	root, err := runtime.StateRoot(*state, os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "bottle run: %v\n", err)
+		return exitUsage
+	}
+
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		select {
+		case sig := <-sigs:
+			cancel(fmt.Errorf("%w by %s", runtime.ErrInterrupted, signalName(sig)))
+		case <-ctx.Done():
+		}
+	}()
+
+	// Syntax and load errors exit 2 before an engine is even made.
+	if err := runtime.Check(ctx, fs.Arg(0)); err != nil {
+		runtime.Report(stderr, err, *asJSON)
+		return runtime.ExitCode(err)
+	}
+	eng, err := pickEngine(ctx, *dryRun, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "bottle run: %v\n", err)
+		return exitFailed
+	}
+	err = runtime.Run(ctx, runtime.Options{
+		Recipe:    fs.Arg(0),
+		Args:      kv,
+		Engine:    eng,
+		DryRun:    *dryRun,
+		StateRoot: root,
+		Timeout:   *timeout,
+		MaxSteps:  *maxSteps,
+		JSON:      *asJSON,
+		Stdin:     os.Stdin,
+		Stdout:    stdout,
+		Stderr:    stderr,
+		IsTTY:     stdinIsTTY,
+	})
+	runtime.Report(stderr, err, *asJSON)
+	return runtime.ExitCode(err)
+}
+
+func pickEngine(ctx context.Context, dryRun bool, stderr io.Writer) (engine.Engine, error) {
+	if dryRun {
+		return newRecorder(stderr)
+	}
+	return newDocker(ctx)
+}
+
+// parseFlags parses args; done reports that the command should return code
+// now (help was asked for: printed on stdout, or the flags were bad).
+func parseFlags(fs *flag.FlagSet, args []string, stdout io.Writer) (code int, done bool) {
+	for _, a := range args {
+		if a == "--" || !strings.HasPrefix(a, "-") {
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--help" {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return exitOK, true
+		}
+	}
+	err := fs.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		return exitOK, true
+	}
+	if err != nil {
+		return exitUsage, true
+	}
+	return 0, false
+}
+
+func signalName(sig os.Signal) string {
+	switch sig {
+	case os.Interrupt:
+		return "SIGINT"
+	case syscall.SIGTERM:
+		return "SIGTERM"
+	}
+	return sig.String()
+}
+
+func stdinIsTTY() bool {
+	fi, err := os.Stdin.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

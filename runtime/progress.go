@@ -1,0 +1,106 @@
+package runtime
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// progress is the run's builtins.Progress: one line per step on stderr, log
+// output on stdout; with JSON set, both are JSON lines.
+type progress struct {
+	mu     sync.Mutex
+	stdout io.Writer
+	stderr io.Writer
+	json   bool
+}
+
+// event is one JSON line.
+type event struct {
+	Type   string  `json:"type"` // step, undo, log, result
+	Name   string  `json:"name,omitempty"`
+	Detail string  `json:"detail,omitempty"`
+	MS     float64 `json:"ms,omitempty"`
+	Error  string  `json:"error,omitempty"`
+	Msg    string  `json:"msg,omitempty"`
+}
+
+func (p *progress) emit(w io.Writer, e event) {
+	b, _ := json.Marshal(e)
+	w.Write(append(b, '\n'))
+}
+
+// Step implements builtins.Progress.
+func (p *progress) Step(name, detail string, took time.Duration, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.json {
+		e := event{Type: "step", Name: name, Detail: detail, MS: ms(took)}
+		if err != nil {
+			e.Error = err.Error()
+		}
+		p.emit(p.stderr, e)
+		return
+	}
+	status := "ok  "
+	if err != nil {
+		status = "FAIL"
+	}
+	if detail != "" {
+		detail = " " + detail
+	}
+	fmt.Fprintf(p.stderr, "%s %s%s (%s)\n", status, name, detail, round(took))
+}
+
+// Log implements builtins.Progress.
+func (p *progress) Log(msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.json {
+		p.emit(p.stdout, event{Type: "log", Msg: msg})
+		return
+	}
+	fmt.Fprintln(p.stdout, msg)
+}
+
+func (p *progress) rollingBack(n int, why string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.json {
+		p.emit(p.stderr, event{Type: "rollback", Msg: fmt.Sprintf("%d step(s): %s", n, why)})
+		return
+	}
+	fmt.Fprintf(p.stderr, "rolling back %d step(s): %s\n", n, why)
+}
+
+func (p *progress) undo(what string, took time.Duration, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.json {
+		e := event{Type: "undo", Name: what, MS: ms(took)}
+		if err != nil {
+			e.Error = err.Error()
+		}
+		p.emit(p.stderr, e)
+		return
+	}
+	if err != nil {
+		fmt.Fprintf(p.stderr, "FAIL undo %s (%s): %v\n", what, round(took), err)
+		return
+	}
+	fmt.Fprintf(p.stderr, "ok   undo %s (%s)\n", what, round(took))
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func round(d time.Duration) time.Duration {
+	switch {
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond)
+	case d < time.Second:
+		return d.Round(100 * time.Microsecond)
+	}
+	return d.Round(10 * time.Millisecond)
+}

@@ -1,0 +1,484 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/hashicorp/go-multierror"
+	"go.starlark.net/starlark"
+
+	"github.com/bottle-sh/bottle/builtins"
+	"github.com/bottle-sh/bottle/engine"
+)
+
+// DefaultMaxSteps is the default step limit of a run: far more than any real
+// recipe needs (a 200-step recipe uses well under a million), small enough
+// that `while True:` stops within a second or two.
+const DefaultMaxSteps = 10_000_000
+
+// ErrInterrupted is the cause a caller gives its context when the user
+// interrupts the run (SIGINT, SIGTERM): context.WithCancelCause and
+// cancel(fmt.Errorf("%w by SIGINT", ErrInterrupted)). Such a run exits 130.
+var ErrInterrupted = errors.New("interrupted")
+
+// Options describe one run.
+type Options struct {
+	Recipe string            // path of the recipe; its directory is the recipe root
+	Args   map[string]string // the recipe's args
+	Engine engine.Engine     // the real engine, or the recorder under DryRun
+	DryRun bool
+
+	StateRoot string // absolute; see StateRoot
+	WorkDir   string // relative paths given to file builtins resolve here; default: the current directory
+
+	Timeout     time.Duration // 0: none
+	MaxSteps    uint64        // 0: DefaultMaxSteps
+	UndoTimeout time.Duration // per undo step; 0: DefaultUndoTimeout
+	JSON        bool          // progress and results as JSON lines
+
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	IsTTY  func() bool
+	Getenv func(string) (string, bool) // default: os.LookupEnv
+	Now    func() time.Time            // default: time.Now
+
+	Reader FileReader // default: a LocalReader confined to the recipe root
+}
+
+// RunError is a run that failed after it started; it has been rolled back.
+type RunError struct {
+	Recipe      string
+	Err         error  // what failed, as Starlark reported it
+	Backtrace   string // of the innermost frame, file:line:col, across load()
+	Interrupted bool   // by a signal: exit 130
+	Undone      int    // undo steps that ran
+	Undo        error  // every undo failure (a *multierror.Error), or nil
+}
+
+func (e *RunError) Error() string {
+	s := e.Err.Error()
+	if e.Undo != nil {
+		s += "\n" + e.Undo.Error()
+	}
+	return s
+}
+
+func (e *RunError) Unwrap() error { return e.Err }
+
+// UsageError is a bad invocation: a missing recipe, bad arguments. Exit 2.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// ExitCode maps an error from Run or Check to bottle's exit code.
+func ExitCode(err error) int {
+	var re *RunError
+	var se *StaticError
+	var ue *UsageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &re):
+		if re.Interrupted {
+			return 130
+		}
+		return 1
+	case errors.As(err, &se), errors.As(err, &ue):
+		return 2
+	case errors.Is(err, ErrInterrupted):
+		return 130
+	}
+	return 1
+}
+
+var keyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// ParseArgs turns KEY=VALUE arguments into a map. A key is an identifier.
+func ParseArgs(kvs []string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok {
+			return nil, &UsageError{fmt.Errorf("argument %q is not KEY=VALUE (write %s=VALUE, or name=%s)", kv, kv, kv)}
+		}
+		if !keyRE.MatchString(k) {
+			return nil, &UsageError{fmt.Errorf("argument %q: key %q must be a name (letters, digits, _; not starting with a digit)", kv, k)}
+		}
+		if _, dup := m[k]; dup {
+			return nil, &UsageError{fmt.Errorf("argument %s given twice", k)}
+		}
+		m[k] = v
+	}
+	return m, nil
+}
+
+// StateRoot returns the state root: flag if not "", else $BOTTLE_STATE_DIR,
+// else $XDG_STATE_HOME/bottle, else ~/.local/state/bottle; always absolute.
+func StateRoot(flag string, getenv func(string) string) (string, error) {
+	dir := flag
+	if dir == "" {
+		dir = getenv("BOTTLE_STATE_DIR")
+	}
+	if dir == "" {
+		if x := getenv("XDG_STATE_HOME"); x != "" {
+			dir = filepath.Join(x, "bottle")
+		}
+	}
+	if dir == "" {
+		home := getenv("HOME")
+		if home == "" {
+			h, err := os.UserHomeDir()
+			if err != nil {
+				return "", fmt.Errorf("state root: no --state, $BOTTLE_STATE_DIR, $XDG_STATE_HOME or home directory: %w", err)
+			}
+			home = h
+		}
+		dir = filepath.Join(home, ".local", "state", "bottle")
+	}
+	return filepath.Abs(dir)
+}
+
+// session is what a run shares between its parts.
+type session struct {
+	prog        *program
+	predeclared starlark.StringDict
+	cache       map[string]*loaded
+	stack       []*module // files whose top level is executing; last is innermost
+}
+
+type loaded struct {
+	globals starlark.StringDict
+	err     error
+}
+
+// prepare resolves the recipe and compiles its load graph.
+func prepare(ctx context.Context, recipe string, reader FileReader, extra starlark.StringDict) (*program, starlark.StringDict, error) {
+	abs, err := filepath.Abs(recipe)
+	if err != nil {
+		return nil, nil, &UsageError{err}
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil, &UsageError{fmt.Errorf("recipe %s: no such file", recipe)}
+		}
+		return nil, nil, &UsageError{fmt.Errorf("recipe %s: %w", recipe, err)}
+	}
+	if fi, err := os.Stat(real); err == nil && fi.IsDir() {
+		return nil, nil, &UsageError{fmt.Errorf("recipe %s is a directory; give a .star file", recipe)}
+	}
+	if reader == nil {
+		lr, err := NewLocalReader(filepath.Dir(real))
+		if err != nil {
+			return nil, nil, &UsageError{err}
+		}
+		reader = lr
+	}
+	pre := builtins.Predeclared()
+	pre["args"] = starlark.NewDict(0) // placeholder for resolving
+	for k, v := range extra {
+		pre[k] = v
+	}
+	prog, err := compile(ctx, reader, real, pre.Has, displayer(recipe, real))
+	if err != nil {
+		return nil, nil, err
+	}
+	return prog, pre, nil
+}
+
+// displayer returns how paths appear in messages: relative to the current
+// directory when below it, else absolute; the recipe as the user gave it.
+func displayer(given, real string) func(string) string {
+	wd, _ := os.Getwd()
+	if w, err := filepath.EvalSymlinks(wd); err == nil {
+		wd = w
+	}
+	return func(p string) string {
+		if p == real {
+			return filepath.Clean(given)
+		}
+		if wd != "" {
+			if rel, err := filepath.Rel(wd, p); err == nil && within(wd, p) {
+				return rel
+			}
+		}
+		return p
+	}
+}
+
+// Check parses and resolves each recipe and everything it loads, and checks
+// every load() statically. It runs nothing.
+func Check(ctx context.Context, recipes ...string) error {
+	var errs []error
+	for _, r := range recipes {
+		if _, _, err := prepare(ctx, r, nil, nil); err != nil {
+			var se *StaticError
+			if errors.As(err, &se) {
+				errs = append(errs, se.Errs...)
+				continue
+			}
+			return err
+		}
+	}
+	if len(errs) > 0 {
+		return &StaticError{Errs: errs}
+	}
+	return nil
+}
+
+// Run runs a recipe as a transaction; see the package comment. The caller
+// cancels ctx on SIGINT/SIGTERM, with ErrInterrupted as its cause.
+func Run(ctx context.Context, o Options) error {
+	prog, pre, err := prepare(ctx, o.Recipe, o.Reader, nil)
+	if err != nil {
+		return err
+	}
+	args := starlark.NewDict(len(o.Args))
+	keys := make([]string, 0, len(o.Args))
+	for k := range o.Args {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		args.SetKey(starlark.String(k), starlark.String(o.Args[k]))
+	}
+	args.Freeze()
+	pre["args"] = args
+	pre.Freeze()
+
+	setDefaults(&o)
+	p := &progress{stdout: o.Stdout, stderr: o.Stderr, json: o.JSON}
+	journal := &undoJournal{}
+
+	if o.Timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, o.Timeout, fmt.Errorf("timed out after %s (--timeout)", o.Timeout))
+		defer cancel()
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	s := &session{prog: prog, predeclared: pre, cache: map[string]*loaded{}}
+	thread := &starlark.Thread{
+		Name:  "recipe",
+		Print: func(_ *starlark.Thread, msg string) { p.Log(msg) },
+		Load:  s.load,
+	}
+	max := o.MaxSteps
+	thread.SetMaxExecutionSteps(max)
+	thread.OnMaxSteps = func(t *starlark.Thread) {
+		t.Cancel(fmt.Sprintf("step limit of %d reached (a runaway loop?); raise it with --max-steps", max))
+	}
+	builtins.SetEnv(thread, &builtins.Env{
+		Ctx:       ctx,
+		Engine:    o.Engine,
+		DryRun:    o.DryRun,
+		StateRoot: o.StateRoot,
+		WorkDir:   o.WorkDir,
+		Recipe:    o.Recipe,
+		Args:      o.Args,
+		Journal:   journal,
+		Progress:  p,
+		Stdin:     o.Stdin,
+		Stdout:    o.Stdout,
+		Stderr:    o.Stderr,
+		IsTTY:     o.IsTTY,
+		Getenv:    o.Getenv,
+		Now:       o.Now,
+	})
+	builtins.SetLoading(thread, "")
+
+	stop := context.AfterFunc(ctx, func() { thread.Cancel(context.Cause(ctx).Error()) })
+	defer stop()
+
+	s.stack = []*module{prog.main}
+	_, err = prog.main.prog.Init(thread, pre)
+	if err == nil {
+		return nil // the journal is dropped: what was made stays
+	}
+
+	re := &RunError{Recipe: o.Recipe, Err: err, Backtrace: backtrace(err)}
+	if cause := context.Cause(ctx); cause != nil && errors.Is(cause, ErrInterrupted) {
+		re.Interrupted = true
+	}
+	why := firstLine(innermost(err))
+	if re.Interrupted {
+		why = context.Cause(ctx).Error()
+	}
+	re.Undone = journal.Len()
+	if re.Undone > 0 {
+		p.rollingBack(re.Undone, why)
+		re.Undo = journal.rollback(o.UndoTimeout, p)
+	}
+	return re
+}
+
+func setDefaults(o *Options) {
+	if o.MaxSteps == 0 {
+		o.MaxSteps = DefaultMaxSteps
+	}
+	if o.UndoTimeout == 0 {
+		o.UndoTimeout = DefaultUndoTimeout
+	}
+	if o.Stdout == nil {
+		o.Stdout = io.Discard
+	}
+	if o.Stderr == nil {
+		o.Stderr = io.Discard
+	}
+	if o.Stdin == nil {
+		o.Stdin = strings.NewReader("")
+	}
+	if o.IsTTY == nil {
+		o.IsTTY = func() bool { return false }
+	}
+	if o.Getenv == nil {
+		o.Getenv = os.LookupEnv
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.WorkDir == "" {
+		o.WorkDir, _ = os.Getwd()
+	}
+}
+
+// load is the thread's Load: it runs a loaded file's top level once, with
+// effects refused, and caches its frozen globals.
+func (s *session) load(thread *starlark.Thread, target string) (starlark.StringDict, error) {
+	from := s.stack[len(s.stack)-1]
+	var m *module
+	for _, l := range from.loads {
+		if l.target == target {
+			m = s.prog.modules[l.path]
+		}
+	}
+	if m == nil {
+		// Compile saw every load(); this is a bug, not a recipe error.
+		return nil, fmt.Errorf("internal error: %s was not checked before the run", target)
+	}
+	if c, ok := s.cache[m.path]; ok {
+		if c == nil {
+			return nil, fmt.Errorf("load cycle through %s", m.display)
+		}
+		return c.globals, c.err
+	}
+	s.cache[m.path] = nil
+	s.stack = append(s.stack, m)
+	prev := builtins.Loading(thread)
+	builtins.SetLoading(thread, m.display)
+	g, err := m.prog.Init(thread, s.predeclared)
+	builtins.SetLoading(thread, prev)
+	s.stack = s.stack[:len(s.stack)-1]
+	g.Freeze()
+	s.cache[m.path] = &loaded{g, err}
+	return g, err
+}
+
+// innermost returns the innermost EvalError in err's chain: with load() the
+// outer errors only say "cannot load x", the inner one has the whole stack.
+func innermost(err error) error {
+	var last error = err
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if ee, ok := e.(*starlark.EvalError); ok {
+			last = ee
+		}
+	}
+	return last
+}
+
+// backtrace formats like EvalError.Backtrace, without repeating the
+// builtin's name when its message already starts with it.
+func backtrace(err error) string {
+	ee, ok := innermost(err).(*starlark.EvalError)
+	if !ok {
+		return "Error: " + err.Error()
+	}
+	stack, in, msg := ee.CallStack, "", ee.Msg
+	if n := len(stack); n > 0 && stack[n-1].Pos.Filename() == "<builtin>" {
+		in = " in " + stack[n-1].Name
+		msg = strings.TrimPrefix(msg, stack[n-1].Name+": ")
+		stack = stack[:n-1]
+	}
+	return fmt.Sprintf("%sError%s: %s", stack, in, msg)
+}
+
+// resultEvent is the last JSON line of a run.
+type resultEvent struct {
+	Type       string   `json:"type"`
+	OK         bool     `json:"ok"`
+	Exit       int      `json:"exit"`
+	Error      string   `json:"error,omitempty"`
+	Backtrace  string   `json:"backtrace,omitempty"`
+	Undone     int      `json:"undone,omitempty"`
+	UndoErrors []string `json:"undo_errors,omitempty"`
+}
+
+func flattenUndo(err error) []string {
+	var me *multierror.Error
+	if errors.As(err, &me) {
+		out := make([]string, len(me.Errors))
+		for i, e := range me.Errors {
+			out[i] = e.Error()
+		}
+		return out
+	}
+	return []string{err.Error()}
+}
+
+func firstLine(err error) string {
+	s, _, _ := strings.Cut(err.Error(), "\n")
+	return s
+}
+
+// Report writes the outcome of a run for a user: nothing on success (the
+// progress lines said it all), else the backtrace or the static errors and
+// every undo failure. With asJSON it writes one JSON line of type "result".
+func Report(w io.Writer, err error, asJSON bool) {
+	if asJSON {
+		e := resultEvent{Type: "result", OK: err == nil, Exit: ExitCode(err)}
+		if err != nil {
+			e.Error = err.Error()
+			var re *RunError
+			if errors.As(err, &re) {
+				e.Error = firstLine(innermost(re.Err))
+				e.Backtrace = re.Backtrace
+				e.Undone = re.Undone
+				if re.Undo != nil {
+					e.UndoErrors = flattenUndo(re.Undo)
+				}
+			}
+		}
+		b, _ := json.Marshal(e)
+		w.Write(append(b, '\n'))
+		return
+	}
+	if err == nil {
+		return
+	}
+	var re *RunError
+	if errors.As(err, &re) {
+		fmt.Fprintln(w, re.Backtrace)
+		switch {
+		case re.Undo != nil:
+			fmt.Fprintf(w, "bottle: %s failed; rollback incomplete: %v\n", re.Recipe, re.Undo)
+		case re.Undone > 0:
+			fmt.Fprintf(w, "bottle: %s failed; rolled back %d step(s)\n", re.Recipe, re.Undone)
+		default:
+			fmt.Fprintf(w, "bottle: %s failed; nothing to roll back\n", re.Recipe)
+		}
+		return
+	}
+	fmt.Fprintln(w, err)
+}

@@ -1,0 +1,126 @@
+// Command upstream is the outside world in bottle's [docker] suites: a web
+// server on :80 (HTTP) and :443 (HTTPS, with a leaf certificate signed by the
+// test CA) that answers every request with its own name, so a probe can tell
+// which upstream it reached and how:
+//
+//	upstream NAME: https GET /path
+//
+// Flags: --name (default: the hostname), --hosts (extra comma-separated names
+// for the certificate), --http and --https (listen addresses). It logs one line
+// per request and exits 0 on SIGTERM or SIGINT.
+package main
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"bottle.test/images/internal/testca"
+)
+
+func main() {
+	host, _ := os.Hostname()
+	name := flag.String("name", host, "the name this upstream answers with")
+	hosts := flag.String("hosts", "", "extra comma-separated DNS names for the certificate")
+	httpAddr := flag.String("http", ":80", "HTTP listen address")
+	httpsAddr := flag.String("https", ":443", "HTTPS listen address")
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("upstream: ")
+
+	names := []string{*name, host, "localhost"}
+	for _, h := range strings.Split(*hosts, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			names = append(names, h)
+		}
+	}
+	cert, err := leaf(names)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		proto := "http"
+		if r.TLS != nil {
+			proto = "https"
+		}
+		log.Printf("%s %s %s%s from %s", proto, r.Method, r.Host, r.URL.Path, r.RemoteAddr)
+		fmt.Fprintf(w, "upstream %s: %s %s %s\n", *name, proto, r.Method, r.URL.Path)
+	})
+	plain := &http.Server{Addr: *httpAddr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	secure := &http.Server{Addr: *httpsAddr, Handler: handler, ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}}
+
+	errc := make(chan error, 2)
+	for _, srv := range []*http.Server{plain, secure} {
+		ln, err := net.Listen("tcp", srv.Addr)
+		if err != nil {
+			log.Fatal(err)
+		}
+		go func() {
+			if srv.TLSConfig != nil {
+				errc <- srv.ServeTLS(ln, "", "")
+			} else {
+				errc <- srv.Serve(ln)
+			}
+		}()
+	}
+	log.Printf("ready: %s on %s (http) and %s (https) for %s", *name, *httpAddr, *httpsAddr, strings.Join(names, ","))
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			log.Fatal(err)
+		}
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	plain.Shutdown(shutdown)
+	secure.Shutdown(shutdown)
+	log.Print("stopped")
+}
+
+// leaf mints a server certificate for names, signed by the test CA.
+func leaf(names []string) (tls.Certificate, error) {
+	ca, err := testca.Pair()
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()),
+		Subject:      pkix.Name{CommonName: names[0]},
+		DNSNames:     names,
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(24 * time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Leaf, &key.PublicKey, ca.PrivateKey)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}

@@ -112,7 +112,7 @@ func audit(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwarg
 	if err := f.Sync(); err != nil {
 		return nil, err
 	}
-	record(env, "remove audit line from "+path, func(context.Context) error {
+	recordUndo(env, "remove audit line from "+path, func(context.Context) error {
 		if size == 0 {
 			return os.Remove(path)
 		}

@@ -58,12 +58,12 @@ func composeUp(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, k
 	res, err := env.Engine.ComposeUp(env.Ctx, p)
 	if err != nil {
 		// compose may have started some services before failing: take them down too.
-		record(env, "compose down "+project, func(ctx context.Context) error {
+		recordUndo(env, "compose down "+project, func(ctx context.Context) error {
 			return env.Engine.ComposeDown(ctx, project, dir, "")
 		})
 		return nil, err
 	}
-	record(env, "compose down "+project, func(ctx context.Context) error {
+	recordUndo(env, "compose down "+project, func(ctx context.Context) error {
 		return env.Engine.ComposeDown(ctx, project, dir, "")
 	})
 	file := res.File

@@ -46,8 +46,8 @@ func filesBuiltins() []Builtin {
 	}
 }
 
-// record adds an undo step to the run's journal, if there is one.
-func record(env *Env, what string, undo func(ctx context.Context) error) {
+// recordUndo adds an undo step to the run's journal, if there is one.
+func recordUndo(env *Env, what string, undo func(ctx context.Context) error) {
 	if env.Journal != nil {
 		env.Journal.Record(what, undo)
 	}
@@ -132,7 +132,7 @@ func writeInplace(_ *starlark.Thread, env *Env, name string, args starlark.Tuple
 	if err != nil {
 		return nil, err
 	}
-	record(env, "restore "+path, func(context.Context) error {
+	recordUndo(env, "restore "+path, func(context.Context) error {
 		if !prev.existed {
 			return os.Remove(path)
 		}
@@ -203,7 +203,7 @@ func writeAtomic(_ *starlark.Thread, env *Env, name string, args starlark.Tuple,
 	if err != nil {
 		return nil, err
 	}
-	record(env, "restore "+path, func(context.Context) error {
+	recordUndo(env, "restore "+path, func(context.Context) error {
 		if !prev.existed {
 			return os.Remove(path)
 		}
@@ -329,7 +329,7 @@ func mkdir(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwarg
 		return starlark.String(path), nil
 	}
 	if len(created) > 0 {
-		record(env, "remove directory "+path, func(context.Context) error {
+		recordUndo(env, "remove directory "+path, func(context.Context) error {
 			var errs []error
 			for i := len(created) - 1; i >= 0; i-- {
 				if err := os.Remove(created[i]); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -402,7 +402,7 @@ func chmod(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwarg
 	if err := os.Chmod(path, fs.FileMode(mode.mode)); err != nil {
 		return nil, err
 	}
-	record(env, "restore mode of "+path, func(context.Context) error { return os.Chmod(path, old) })
+	recordUndo(env, "restore mode of "+path, func(context.Context) error { return os.Chmod(path, old) })
 	return starlark.None, nil
 }
 
@@ -436,7 +436,7 @@ func remove(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwar
 			return nil, err
 		}
 		mode := fi.Mode().Perm()
-		record(env, "recreate directory "+path, func(context.Context) error { return os.Mkdir(path, mode) })
+		recordUndo(env, "recreate directory "+path, func(context.Context) error { return os.Mkdir(path, mode) })
 	case fi.Mode().IsRegular():
 		data, err := os.ReadFile(path)
 		if err != nil {
@@ -450,7 +450,7 @@ func remove(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwar
 			return nil, err
 		}
 		mode := fi.Mode().Perm()
-		record(env, "restore "+path, func(context.Context) error {
+		recordUndo(env, "restore "+path, func(context.Context) error {
 			_, err := writeInPlace(path, data, mode, true)
 			return err
 		})
@@ -466,7 +466,7 @@ func remove(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwar
 		if err := os.Remove(path); err != nil {
 			return nil, err
 		}
-		record(env, "restore symlink "+path, func(context.Context) error { return os.Symlink(target, path) })
+		recordUndo(env, "restore symlink "+path, func(context.Context) error { return os.Symlink(target, path) })
 	default:
 		return nil, fmt.Errorf("%s: %s is neither a file, a directory nor a symlink", name, path)
 	}
@@ -509,7 +509,7 @@ func stateDir(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kw
 		// The run made this bottle's state directory, so everything in it is
 		// the run's own: undo removes it whole.
 		// Parents it made (the state root itself) are removed only when empty.
-		record(env, "remove state directory "+path, func(context.Context) error {
+		recordUndo(env, "remove state directory "+path, func(context.Context) error {
 			if err := os.RemoveAll(path); err != nil {
 				return err
 			}

@@ -111,7 +111,7 @@ func onFailure(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, k
 	if err := starlark.UnpackArgs(name, args, kwargs, "fn", &fn); err != nil {
 		return nil, err
 	}
-	record(env, "on_failure "+fn.Name(), func(ctx context.Context) error {
+	recordUndo(env, "on_failure "+fn.Name(), func(ctx context.Context) error {
 		undoEnv := *env
 		undoEnv.Ctx = ctx
 		thread := &starlark.Thread{Name: "on_failure " + fn.Name()}

@@ -56,7 +56,7 @@ func networkCreate(_ *starlark.Thread, env *Env, name string, args starlark.Tupl
 		return nil, err
 	}
 	netName := spec.Name
-	record(env, "remove network "+netName, func(ctx context.Context) error {
+	recordUndo(env, "remove network "+netName, func(ctx context.Context) error {
 		_, err := env.Engine.NetworkRemove(ctx, netName)
 		return err
 	})

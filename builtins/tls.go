@@ -93,7 +93,7 @@ func caCreate(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kw
 		undo(context.Background())
 		return nil, err
 	}
-	record(env, "remove CA in "+dir, undo)
+	recordUndo(env, "remove CA in "+dir, undo)
 	return result, nil
 }
 

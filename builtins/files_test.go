@@ -1,0 +1,253 @@
+package builtins
+
+import (
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+
+	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
+
+	"github.com/bottle-sh/bottle/engine"
+	"github.com/bottle-sh/bottle/engine/record"
+)
+
+func inode(t *testing.T, path string) uint64 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Sys().(*syscall.Stat_t).Ino
+}
+
+func field(t *testing.T, v starlark.Value, name string) starlark.Value {
+	t.Helper()
+	s, ok := v.(*starlarkstruct.Struct)
+	if !ok {
+		t.Fatalf("%v is a %s, want struct", v, v.Type())
+	}
+	f, err := s.Attr(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func TestWriteInplaceKeepsInode(t *testing.T) {
+	r := newRun(t)
+	p, link := r.path("routes.yaml"), r.path("link.yaml")
+	mustWrite(t, p, "a long first version of the file\n", 0o640)
+	if err := os.Link(p, link); err != nil {
+		t.Fatal(err)
+	}
+	before := inode(t, p)
+	v := r.eval(t, `x = write_inplace("routes.yaml", "short\n")`)
+	if got := mustRead(t, link); got != "short\n" {
+		t.Errorf("hard link reads %q, want the new bytes %q (shorter content must truncate)", got, "short\n")
+	}
+	if inode(t, p) != before {
+		t.Error("write_inplace changed the inode")
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode = %v, want 0640 kept", fi.Mode().Perm())
+	}
+	if got := field(t, v, "inode"); got.String() != starlark.MakeUint64(before).String() {
+		t.Errorf("inode field = %v, want %d", got, before)
+	}
+	if field(t, v, "size").String() != "6" || field(t, v, "changed") != starlark.True {
+		t.Errorf("result = %v", v)
+	}
+	if v := r.eval(t, `x = write_inplace("routes.yaml", "short\n")`); field(t, v, "changed") != starlark.False {
+		t.Errorf("same content: changed = %v, want False", field(t, v, "changed"))
+	}
+	r.journal.rollback(t)
+	if got := mustRead(t, link); got != "a long first version of the file\n" {
+		t.Errorf("after undo the file holds %q, want the old bytes", got)
+	}
+	if inode(t, p) != before {
+		t.Error("undo changed the inode")
+	}
+}
+
+func TestWriteInplaceCreatesAndUndoRemoves(t *testing.T) {
+	r := newRun(t)
+	r.eval(t, `x = write_inplace("new.txt", "hello", mode=0o600)`)
+	fi, err := os.Stat(r.path("new.txt"))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("new file: %v, %v; want mode 0600", fi, err)
+	}
+	r.journal.rollback(t)
+	if _, err := os.Stat(r.path("new.txt")); !os.IsNotExist(err) {
+		t.Errorf("undo left the created file: %v", err)
+	}
+}
+
+func TestWriteAtomicNewInode(t *testing.T) {
+	r := newRun(t)
+	p := r.path("config.json")
+	mustWrite(t, p, "old", 0o600)
+	before := inode(t, p)
+	v := r.eval(t, `x = write_atomic("config.json", "new content")`)
+	if mustRead(t, p) != "new content" {
+		t.Errorf("content = %q", mustRead(t, p))
+	}
+	after := inode(t, p)
+	if after == before {
+		t.Error("write_atomic kept the inode; it must rename a new file into place")
+	}
+	if field(t, v, "inode").String() != starlark.MakeUint64(after).String() {
+		t.Errorf("inode field %v, want %d", field(t, v, "inode"), after)
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode = %v, want the old 0600", fi.Mode().Perm())
+	}
+	entries, _ := os.ReadDir(r.dir)
+	for _, e := range entries {
+		if strings.Contains(e.Name(), ".tmp") {
+			t.Errorf("temp file left behind: %s", e.Name())
+		}
+	}
+	r.journal.rollback(t)
+	if mustRead(t, p) != "old" {
+		t.Errorf("after undo: %q, want old", mustRead(t, p))
+	}
+}
+
+func TestWriteAtomicRefusesBindMountedFile(t *testing.T) {
+	r := newRun(t)
+	p := r.path("routes.yaml")
+	mustWrite(t, p, "routes: []\n", 0o644)
+	if err := os.Symlink(p, r.path("alias.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	r.env.Engine = mountEngine{r.env.Engine.(*record.Recorder), []engine.BindMount{
+		{Container: "bottle-x-egress-1", Source: p, Destination: "/etc/egress/routes.yaml", IsFile: true},
+	}}
+	before := snapshot(t, r.dir)
+	r.fails(t, `write_atomic("alias.yaml", "routes: [x]\n")`,
+		"write_atomic:", "bottle-x-egress-1", "/etc/egress/routes.yaml", "use write_inplace")
+	if after := snapshot(t, r.dir); after != before {
+		t.Errorf("refused write changed the disk:\n%s\nwant\n%s", after, before)
+	}
+	// write_inplace is the way.
+	r.eval(t, `x = write_inplace("alias.yaml", "routes: [x]\n")`)
+	if mustRead(t, p) != "routes: [x]\n" {
+		t.Error("write_inplace through the symlink did not write the mounted file")
+	}
+}
+
+func TestFileBuiltinsUndo(t *testing.T) {
+	r := newRun(t)
+	mustWrite(t, r.path("keep.txt"), "precious\n", 0o640)
+	mustWrite(t, r.path("mode.txt"), "m", 0o644)
+	before := snapshot(t, r.dir)
+	r.eval(t, `
+d = mkdir("a/b/c")
+write_atomic("a/b/c/f.txt", "x")
+removed = remove("keep.txt")
+absent = remove("nope.txt")
+chmod("mode.txt", 0o600)
+x = (d, removed, absent, exists("keep.txt"), exists("a/b/c/f.txt"), read("a/b/c/f.txt"))
+`)
+	if fi, _ := os.Stat(r.path("a/b")); fi.Mode().Perm() != 0o700 {
+		t.Errorf("mkdir default mode: %v, want 0700", fi.Mode().Perm())
+	}
+	if fi, _ := os.Stat(r.path("mode.txt")); fi.Mode().Perm() != 0o600 {
+		t.Errorf("chmod: %v", fi.Mode().Perm())
+	}
+	r.journal.rollback(t)
+	if after := snapshot(t, r.dir); after != before {
+		t.Errorf("rollback did not restore the tree:\n%s\nwant\n%s", after, before)
+	}
+}
+
+func TestFileResultValues(t *testing.T) {
+	r := newRun(t)
+	v := r.eval(t, `
+write_inplace("f", "1")
+x = [remove("f"), remove("f"), exists("f"), mkdir("d", mode=0o755)]
+`)
+	want := `[True, False, False, "` + r.path("d") + `"]`
+	if v.String() != want {
+		t.Errorf("got %s, want %s", v, want)
+	}
+}
+
+func TestStateDir(t *testing.T) {
+	r := newRun(t)
+	v := r.eval(t, `x = state_dir("implementer")`)
+	want := r.env.StateRoot + "/implementer"
+	if v != starlark.String(want) {
+		t.Errorf("state_dir = %v, want %s", v, want)
+	}
+	if fi, err := os.Stat(want); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("state dir: %v %v, want mode 0700", fi, err)
+	}
+	for _, bad := range []string{"", "Upper", "-lead", "has space", "a/b", "..", strings.Repeat("a", 64)} {
+		r.fails(t, `state_dir(`+starlark.String(bad).String()+`)`, "state_dir: invalid slug", "a-z, 0-9 and '-'")
+	}
+	r.journal.rollback(t)
+	if _, err := os.Stat(r.env.StateRoot); !os.IsNotExist(err) {
+		t.Errorf("undo left the state root it created: %v", err)
+	}
+}
+
+func TestDryRunWritesNothingAndPrintsDiff(t *testing.T) {
+	r := newRun(t)
+	r.env.DryRun = true
+	mustWrite(t, r.path("routes.yaml"), "routes:\n  - host: a.com\n", 0o644)
+	before := snapshot(t, r.dir)
+	v := r.eval(t, `
+write_inplace("routes.yaml", "routes:\n  - host: b.com\n")
+write_atomic("new.yaml", "fresh\n")
+mkdir("dir")
+chmod("routes.yaml", 0o600)
+remove("routes.yaml")
+ca_create("ca")
+x = state_dir("dry")
+`)
+	if after := snapshot(t, r.dir); after != before {
+		t.Errorf("dry run changed the disk:\n%s\nwant\n%s", after, before)
+	}
+	if len(r.journal.steps) != 0 {
+		t.Errorf("dry run recorded %d undo steps", len(r.journal.steps))
+	}
+	out := r.stderr.String()
+	for _, want := range []string{
+		"dry-run: write_inplace " + r.path("routes.yaml"),
+		"-  - host: a.com\n+  - host: b.com\n",
+		"--- /dev/null\n+++ " + r.path("new.yaml"),
+		"+fresh\n",
+		"dry-run: mkdir " + r.path("dir"),
+		"dry-run: chmod",
+		"dry-run: ca_create",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("dry-run output lacks %q:\n%s", want, out)
+		}
+	}
+	if v != starlark.String(r.env.StateRoot+"/dry") {
+		t.Errorf("state_dir under dry run = %v", v)
+	}
+}
+
+func TestEffectsRefusedWhileLoading(t *testing.T) {
+	r := newRun(t)
+	thread := &starlark.Thread{Name: "load"}
+	SetEnv(thread, r.env)
+	SetLoading(thread, "lib/x.star")
+	_, err := starlark.ExecFile(thread, "lib/x.star", `write_inplace("f", "x")`, Predeclared())
+	if err == nil || !strings.Contains(err.Error(),
+		"write_inplace: side effects are not allowed while loading lib/x.star; call it from a function the recipe runs") {
+		t.Errorf("err = %v", err)
+	}
+	if _, err := os.Stat(r.path("f")); !os.IsNotExist(err) {
+		t.Error("refused builtin wrote the file")
+	}
+	// Pure builtins are fine while loading.
+	if _, err := starlark.ExecFile(thread, "lib/x.star", `y = yaml.decode("a: 1")`, Predeclared()); err != nil {
+		t.Errorf("yaml.decode while loading: %v", err)
+	}
+}

@@ -117,15 +117,13 @@ func labelService(svc *starlark.Dict, project string) (*starlark.Dict, error) {
 		out.SetKey(kv[0], kv[1])
 	}
 	labels, found, _ := svc.Get(starlark.String("labels"))
-	switch l := labels.(type) {
-	case nil:
-		if found {
-			break
-		}
+	if !found {
 		d := starlark.NewDict(1)
 		d.SetKey(starlark.String(engine.InstanceLabel), starlark.String(project))
 		out.SetKey(starlark.String("labels"), d)
 		return out, nil
+	}
+	switch l := labels.(type) {
 	case *starlark.Dict:
 		if _, has, _ := l.Get(starlark.String(engine.InstanceLabel)); has {
 			return out, nil

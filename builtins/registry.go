@@ -73,7 +73,7 @@ func def(name, sig, doc string, k kind, fn impl) Builtin {
 		env := EnvOf(thread)
 		start := time.Now()
 		v, err := fn(thread, env, name, args, kwargs)
-		if err != nil && !strings.HasPrefix(err.Error(), name+": ") {
+		if err != nil && !strings.HasPrefix(err.Error(), name+":") && !strings.HasPrefix(err.Error(), name+" ") {
 			err = fmt.Errorf("%s: %w", name, err)
 		}
 		if k != pure && env.Progress != nil {

@@ -1,0 +1,46 @@
+package builtins
+
+import (
+	"testing"
+)
+
+func TestYAMLRoundTripKeepsOrder(t *testing.T) {
+	r := newRun(t)
+	v := r.eval(t, `
+spec = {"services": {"zeta": {"image": "z", "ports": [80, 443]}, "alpha": {"enabled": True, "ratio": 0.5, "none": None}}}
+text = yaml.encode(spec)
+x = (text, yaml.decode(text) == spec)
+`)
+	want := `("services:\n  zeta:\n    image: z\n    ports:\n      - 80\n      - 443\n  alpha:\n    enabled: true\n    ratio: 0.5\n    none: null\n", True)`
+	if v.String() != want {
+		t.Errorf("got  %s\nwant %s", v, want)
+	}
+}
+
+func TestYAMLDecodeTypes(t *testing.T) {
+	r := newRun(t)
+	v := r.eval(t, `x = yaml.decode("a: 1\nb: [x, 'y', 2.5, true, null]\nc: |\n  two\n  lines\n")`)
+	want := `{"a": 1, "b": ["x", "y", 2.5, True, None], "c": "two\nlines\n"}`
+	if v.String() != want {
+		t.Errorf("got  %s\nwant %s", v, want)
+	}
+	if v := r.eval(t, `x = yaml.decode("")`); v.String() != "None" {
+		t.Errorf("empty document = %v, want None", v)
+	}
+}
+
+func TestYAMLErrorsNameTheLine(t *testing.T) {
+	r := newRun(t)
+	r.fails(t, `yaml.decode("routes:\n  - host: a\n  host: [b\n")`, "yaml.decode: line ")
+	r.fails(t, `yaml.decode("a: 1\nb: 2\na: 3\n")`, "yaml.decode: line 3: ", "duplicate key")
+	r.fails(t, `yaml.decode("a:\n\tb: 1\n")`, "yaml.decode: line 2: ")
+	r.fails(t, `yaml.encode({"a": {"b": [1, len]}})`, "yaml.encode:", "a.b[1]", "cannot encode a builtin_function_or_method")
+}
+
+func TestJSONModule(t *testing.T) {
+	r := newRun(t)
+	v := r.eval(t, `x = (json.encode({"a": [1, "two"]}), json.decode('{"k": true}'))`)
+	if v.String() != `("{\"a\":[1,\"two\"]}", {"k": True})` {
+		t.Errorf("got %s", v)
+	}
+}

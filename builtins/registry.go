@@ -27,6 +27,7 @@ package builtins
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"sync"
@@ -64,6 +65,7 @@ type impl func(thread *starlark.Thread, env *Env, name string, args starlark.Tup
 // def wraps fn into a registry entry. It is the one place where the rules
 // shared by every builtin are applied.
 func def(name, sig, doc string, k kind, fn impl) Builtin {
+	params := paramsOf(sig)
 	b := starlark.NewBuiltin(name, func(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 		if k == effect {
 			if mod := Loading(thread); mod != "" {
@@ -75,6 +77,9 @@ func def(name, sig, doc string, k kind, fn impl) Builtin {
 		v, err := fn(thread, env, name, args, kwargs)
 		if err != nil && !strings.HasPrefix(err.Error(), name+":") && !strings.HasPrefix(err.Error(), name+" ") {
 			err = fmt.Errorf("%s: %w", name, err)
+		}
+		if err != nil {
+			err = suggestKeyword(err, params)
 		}
 		if k != pure && env.Progress != nil {
 			env.Progress.Step(name, detailOf(args, kwargs), time.Since(start), err)
@@ -103,6 +108,67 @@ func detailOf(args starlark.Tuple, kwargs []starlark.Tuple) string {
 		return string(s)
 	}
 	return ""
+}
+
+// paramsOf returns the parameter names of a signature such as
+// "write_inplace(path, content, mode=None)".
+func paramsOf(sig string) []string {
+	open, end := strings.IndexByte(sig, '('), strings.LastIndexByte(sig, ')')
+	if open < 0 || end < open {
+		return nil
+	}
+	var names []string
+	for _, p := range strings.Split(sig[open+1:end], ",") {
+		p = strings.TrimLeft(strings.TrimSpace(p), "*")
+		if i := strings.IndexByte(p, '='); i >= 0 {
+			p = p[:i]
+		}
+		if p != "" {
+			names = append(names, p)
+		}
+	}
+	return names
+}
+
+var unexpectedKeyword = regexp.MustCompile(`unexpected keyword argument "?([A-Za-z_0-9]+)"?$`)
+
+// suggestKeyword adds "(did you mean mode?)" to an unexpected-keyword error
+// that lacks it: starlark.UnpackArgs only considers some parameters.
+func suggestKeyword(err error, params []string) error {
+	m := unexpectedKeyword.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	best, bestDist := "", len(m[1])/2+1
+	for _, p := range params {
+		if d := editDistance(m[1], p); d < bestDist {
+			best, bestDist = p, d
+		}
+	}
+	if best == "" {
+		return err
+	}
+	return fmt.Errorf("%w (did you mean %s?)", err, best)
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur := make([]int, len(b)+1)
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(b)]
 }
 
 var (

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -88,7 +89,7 @@ func runUndo(s undoStep, timeout time.Duration) error {
 func undoErrorFormat(errs []error) string {
 	s := fmt.Sprintf("%d undo step(s) failed:", len(errs))
 	for _, e := range errs {
-		s += "\n  * " + e.Error()
+		s += "\n  * " + strings.ReplaceAll(e.Error(), "\n", "\n    ")
 	}
 	return s
 }

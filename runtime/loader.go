@@ -129,12 +129,14 @@ type program struct {
 	modules map[string]*module // by canonical path
 	display func(string) string
 	main    *module
+	names   []string // predeclared and universal, for "did you mean"
 }
 
 // compile parses and resolves the recipe at path and, transitively, every
 // file it loads, and checks the load graph. It runs nothing.
-func compile(ctx context.Context, reader FileReader, recipe string, isPre func(string) bool, display func(string) string) (*program, error) {
-	p := &program{reader: reader, isPre: isPre, modules: map[string]*module{}, display: display}
+func compile(ctx context.Context, reader FileReader, recipe string, pre starlark.StringDict, display func(string) string) (*program, error) {
+	p := &program{reader: reader, isPre: pre.Has, modules: map[string]*module{}, display: display}
+	p.names = append(pre.Keys(), universe()...)
 	var errs []error
 	main, err := p.parse(ctx, recipe)
 	if err != nil {
@@ -207,6 +209,12 @@ func (p *program) parse(ctx context.Context, path string) (*module, error) {
 	}
 	m := &module{path: path, display: p.display(path)}
 	f, prog, err := starlark.SourceProgramOptions(FileOptions, m.display, src, p.isPre)
+	var rl resolve.ErrorList
+	if errors.As(err, &rl) {
+		for i := range rl {
+			rl[i].Msg = hint(rl[i].Msg, p.names)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

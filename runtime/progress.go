@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 )
@@ -87,7 +88,7 @@ func (p *progress) undo(what string, took time.Duration, err error) {
 		return
 	}
 	if err != nil {
-		fmt.Fprintf(p.stderr, "FAIL undo %s (%s): %v\n", what, round(took), err)
+		fmt.Fprintf(p.stderr, "FAIL undo %s (%s): %s\n", what, round(took), strings.ReplaceAll(err.Error(), "\n", "\n    "))
 		return
 	}
 	fmt.Fprintf(p.stderr, "ok   undo %s (%s)\n", what, round(took))

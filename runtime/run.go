@@ -190,7 +190,7 @@ func prepare(ctx context.Context, recipe string, reader FileReader, extra starla
 	for k, v := range extra {
 		pre[k] = v
 	}
-	prog, err := compile(ctx, reader, real, pre.Has, displayer(recipe, real))
+	prog, err := compile(ctx, reader, real, pre, displayer(recipe, real))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -312,7 +312,7 @@ func Run(ctx context.Context, o Options) error {
 	if cause := context.Cause(ctx); cause != nil && errors.Is(cause, ErrInterrupted) {
 		re.Interrupted = true
 	}
-	why := firstLine(innermost(err))
+	why := message(err)
 	if re.Interrupted {
 		why = context.Cause(ctx).Error()
 	}
@@ -398,6 +398,19 @@ func innermost(err error) error {
 	return last
 }
 
+// message is the innermost error's first line, without a builtin's name
+// prefix that the backtrace shows anyway.
+func message(err error) string {
+	in := innermost(err)
+	msg := firstLine(in)
+	if ee, ok := in.(*starlark.EvalError); ok {
+		if n := len(ee.CallStack); n > 0 && ee.CallStack[n-1].Pos.Filename() == "<builtin>" {
+			msg = strings.TrimPrefix(msg, ee.CallStack[n-1].Name+": ")
+		}
+	}
+	return msg
+}
+
 // backtrace formats like EvalError.Backtrace, without repeating the
 // builtin's name when its message already starts with it.
 func backtrace(err error) string {
@@ -452,7 +465,7 @@ func Report(w io.Writer, err error, asJSON bool) {
 			e.Error = err.Error()
 			var re *RunError
 			if errors.As(err, &re) {
-				e.Error = firstLine(innermost(re.Err))
+				e.Error = message(re.Err)
 				e.Backtrace = re.Backtrace
 				e.Undone = re.Undone
 				if re.Undo != nil {

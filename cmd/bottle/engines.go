@@ -6,15 +6,14 @@ import (
 
 	"github.com/bottle-sh/bottle/engine"
 	"github.com/bottle-sh/bottle/engine/docker"
+	"github.com/bottle-sh/bottle/engine/record"
 )
 
-// newRecorder makes the dry-run engine. TODO: record.New(stderr) once
-// engine/record lands; until then --dry-run reports that it is missing.
-var newRecorder = func(stderr io.Writer) (engine.Engine, error) {
-	return nil, errNoRecorder
-}
-
-// newDocker makes the real engine.
-func newDocker(ctx context.Context) (engine.Engine, error) {
+// pickEngine returns the recorder under --dry-run (it prints each step on
+// stderr and changes nothing), else the Docker engine.
+func pickEngine(ctx context.Context, dryRun bool, stderr io.Writer) (engine.Engine, error) {
+	if dryRun {
+		return record.New(stderr), nil
+	}
 	return docker.New(ctx)
 }

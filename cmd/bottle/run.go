@@ -11,7 +11,6 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/bottle-sh/bottle/engine"
 	"github.com/bottle-sh/bottle/runtime"
 )
 
@@ -24,8 +23,6 @@ func init() {
 		run:     runRun,
 	})
 }
-
-var errNoRecorder = errors.New("--dry-run: the dry-run recorder (engine/record) is not built into this bottle")
 
 const runHelp = `Usage: bottle run [flags] RECIPE [KEY=VALUE ...]
 
@@ -127,13 +124,6 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	})
 	runtime.Report(stderr, err, *asJSON)
 	return runtime.ExitCode(err)
-}
-
-func pickEngine(ctx context.Context, dryRun bool, stderr io.Writer) (engine.Engine, error) {
-	if dryRun {
-		return newRecorder(stderr)
-	}
-	return newDocker(ctx)
 }
 
 // parseFlags parses args; done reports that the command should return code

@@ -1,0 +1,298 @@
+// Package bottletest runs txtar test suites (testscript) against the bottle
+// command, so a team can test its own recipes from its own `go test` with the
+// same setup bottle's suites use. `bottle test PATH...` runs the same suites
+// without Go.
+//
+// A team's test file:
+//
+//	func TestMain(m *testing.M) { bottletest.Main(m) }
+//
+//	func TestRecipes(t *testing.T) {
+//		bottletest.Run(t, "testdata/scripts", bottletest.Recipes("recipes"))
+//	}
+//
+// Main finds the bottle binary ($BOTTLE_BINARY, else bottle on $PATH) and puts
+// it on the scripts' $PATH. In a script:
+//
+//	bottle ARGS...      run bottle; fails unless it exits 0 (! bottle: unless it does not)
+//	status N            the last bottle command exited with N (0, 1, 2, 130)
+//	[docker]            a Docker daemon answers (DOCKER_HOST or the default socket)
+//	[compose]           `docker compose version` or `docker-compose version` works
+//
+// With BOTTLE_REQUIRE_DOCKER=1 in the environment, [docker] and [compose] fail
+// the test instead of being false when Docker or compose is missing, so CI
+// cannot pass by skipping.
+//
+// Each script runs with BOTTLE_STATE_DIR=$WORK/state, $TESTDATA and $RECIPES
+// (when given), and, passed through from the environment, DOCKER_HOST,
+// DOCKER_CONFIG, BOTTLE_IMAGE_BINARY and BOTTLE_REQUIRE_DOCKER.
+package bottletest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// Option configures Params and Run.
+type Option func(*config)
+
+type config struct {
+	recipes     string
+	testdata    string
+	binary      string
+	update      bool
+	workdirRoot string
+	setup       func(*testscript.Env) error
+}
+
+// Recipes exports dir (made absolute) to scripts as $RECIPES.
+func Recipes(dir string) Option { return func(c *config) { c.recipes = abs(dir) } }
+
+// TestData exports dir (made absolute) to scripts as $TESTDATA; by default it
+// is the parent of the scripts directory.
+func TestData(dir string) Option { return func(c *config) { c.testdata = abs(dir) } }
+
+// Binary names the bottle binary scripts run, instead of the one Main found.
+func Binary(path string) Option { return func(c *config) { c.binary = abs(path) } }
+
+// Update makes failing cmp commands rewrite the expected files in the scripts.
+func Update(on bool) Option { return func(c *config) { c.update = on } }
+
+// KeepWork keeps each script's work directory under dir ("" for a temp dir
+// whose name is logged).
+func KeepWork(dir string) Option { return func(c *config) { c.workdirRoot = dir } }
+
+// Setup runs f after the standard setup of each script.
+func Setup(f func(*testscript.Env) error) Option { return func(c *config) { c.setup = f } }
+
+func abs(p string) string {
+	if a, err := filepath.Abs(p); err == nil {
+		return a
+	}
+	return p
+}
+
+// binary is the bottle that Main or MainFunc set up on $PATH.
+var binary string
+
+// Main is for a team's TestMain: it finds the bottle binary ($BOTTLE_BINARY,
+// else bottle on $PATH), then runs the tests and exits.
+func Main(m *testing.M) {
+	bin := os.Getenv("BOTTLE_BINARY")
+	if bin == "" {
+		bin, _ = exec.LookPath("bottle")
+	}
+	if bin == "" {
+		fmt.Fprintln(os.Stderr, "bottletest: no bottle binary: set BOTTLE_BINARY, or install it on $PATH "+
+			"(go install github.com/bottle-sh/bottle/cmd/bottle@latest)")
+		os.Exit(2)
+	}
+	binary = abs(bin)
+	os.Exit(m.Run())
+}
+
+// MainFunc is Main for a test binary that contains bottle itself (bottle's own
+// tests): when a script runs `bottle`, the test binary is run again under that
+// name and calls bottle instead of the tests.
+func MainFunc(m *testing.M, bottle func() int) {
+	if filepath.Base(os.Args[0]) == "bottle" {
+		os.Exit(bottle())
+	}
+	dir, err := os.MkdirTemp("", "bottletest-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bottletest:", err)
+		os.Exit(2)
+	}
+	self, err := os.Executable()
+	if err == nil {
+		err = copyFile(self, filepath.Join(dir, "bottle"))
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bottletest: put the test binary on $PATH as bottle:", err)
+		os.Exit(2)
+	}
+	binary = filepath.Join(dir, "bottle")
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func copyFile(from, to string) error {
+	if err := os.Link(from, to); err == nil {
+		return nil
+	}
+	in, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(to, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+// Run runs every .txtar script in dir as a subtest of t.
+func Run(t *testing.T, dir string, opts ...Option) {
+	testscript.Run(t, Params(dir, opts...))
+}
+
+type statusKey struct{}
+
+// scriptState is per script: the exit code of its last bottle command.
+type scriptState struct{ status int }
+
+// Params returns the testscript parameters of a suite in dir, for callers
+// that drive testscript themselves (testscript.RunT).
+func Params(dir string, opts ...Option) testscript.Params {
+	c := &config{binary: binary, testdata: abs(filepath.Dir(dir))}
+	for _, o := range opts {
+		o(c)
+	}
+	return testscript.Params{
+		Dir:                 dir,
+		UpdateScripts:       c.update,
+		WorkdirRoot:         c.workdirRoot,
+		TestWork:            c.workdirRoot != "",
+		RequireUniqueNames:  true,
+		RequireExplicitExec: false,
+		Setup: func(env *testscript.Env) error {
+			env.Setenv("BOTTLE_STATE_DIR", filepath.Join(env.WorkDir, "state"))
+			env.Setenv("TESTDATA", c.testdata)
+			if c.recipes != "" {
+				env.Setenv("RECIPES", c.recipes)
+			}
+			if c.binary != "" {
+				env.Setenv("PATH", filepath.Dir(c.binary)+string(filepath.ListSeparator)+env.Getenv("PATH"))
+			}
+			for _, k := range []string{"DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "BOTTLE_IMAGE_BINARY", "BOTTLE_REQUIRE_DOCKER"} {
+				if v, ok := os.LookupEnv(k); ok {
+					env.Setenv(k, v)
+				}
+			}
+			if env.Getenv("DOCKER_CONFIG") == "" {
+				if home, err := os.UserHomeDir(); err == nil {
+					env.Setenv("DOCKER_CONFIG", filepath.Join(home, ".docker"))
+				}
+			}
+			env.Values[statusKey{}] = &scriptState{}
+			if c.setup != nil {
+				return c.setup(env)
+			}
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"bottle": func(ts *testscript.TestScript, neg bool, args []string) { cmdBottle(ts, neg, args, c.binary) },
+			"status": cmdStatus,
+		},
+		Condition: condition,
+	}
+}
+
+func cmdBottle(ts *testscript.TestScript, neg bool, args []string, bin string) {
+	if bin == "" {
+		ts.Fatalf("bottletest: no bottle binary; call bottletest.Main from TestMain or pass bottletest.Binary")
+	}
+	st := ts.Value(statusKey{}).(*scriptState)
+	err := ts.Exec(bin, args...)
+	st.status = 0
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		st.status = ee.ExitCode()
+		if st.status < 0 { // killed by a signal
+			st.status = 128 + 9
+		}
+	default:
+		ts.Fatalf("bottle: %v", err)
+	}
+	if neg && st.status == 0 {
+		ts.Fatalf("bottle exited 0; want a failure")
+	}
+	if !neg && st.status != 0 {
+		ts.Fatalf("bottle exited %d; want 0", st.status)
+	}
+}
+
+func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: status N")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("usage: status N: %v", err)
+	}
+	got := ts.Value(statusKey{}).(*scriptState).status
+	if (got == want) == neg {
+		if neg {
+			ts.Fatalf("bottle exited %d; want any other code", got)
+		}
+		ts.Fatalf("bottle exited %d; want %d", got, want)
+	}
+}
+
+func condition(cond string) (bool, error) {
+	switch cond {
+	case "docker":
+		return required("a Docker daemon", dockerErr())
+	case "compose":
+		return required("docker compose (or docker-compose)", composeErr())
+	}
+	return false, fmt.Errorf("unknown condition %q (bottle's are [docker] and [compose])", cond)
+}
+
+// required turns a probe into a condition: false when missing, an error (the
+// test fails) when missing and BOTTLE_REQUIRE_DOCKER=1.
+func required(what string, err error) (bool, error) {
+	if err == nil {
+		return true, nil
+	}
+	if os.Getenv("BOTTLE_REQUIRE_DOCKER") == "1" {
+		return false, fmt.Errorf("BOTTLE_REQUIRE_DOCKER=1 but %s is not available: %v", what, err)
+	}
+	return false, nil
+}
+
+var dockerErr = sync.OnceValue(func() error {
+	api, err := client.New(client.FromEnv)
+	if err != nil {
+		return err
+	}
+	defer api.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	_, err = api.Ping(ctx, client.PingOptions{})
+	return err
+})
+
+var composeErr = sync.OnceValue(func() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err1 := exec.CommandContext(ctx, "docker", "compose", "version").Run()
+	if err1 == nil {
+		return nil
+	}
+	err2 := exec.CommandContext(ctx, "docker-compose", "version").Run()
+	if err2 == nil {
+		return nil
+	}
+	return fmt.Errorf("docker compose version: %v; docker-compose version: %v", err1, err2)
+})

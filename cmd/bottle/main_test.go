@@ -1,0 +1,47 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/bottle-sh/bottle/bottletest"
+)
+
+func TestMain(m *testing.M) {
+	if filepath.Base(os.Args[0]) != "bottle" && os.Getenv("BOTTLE_IMAGE_BINARY") == "" {
+		// engine/docker's bottle_image packages the running binary, and the
+		// test binary is not static: give the [docker] scripts a static one.
+		if bin, err := buildStatic(); err != nil {
+			fmt.Fprintf(os.Stderr, "cmd/bottle: no static bottle for bottle_image: %v\n", err)
+		} else {
+			os.Setenv("BOTTLE_IMAGE_BINARY", bin)
+		}
+	}
+	bottletest.MainFunc(m, func() int { return bottleMain(os.Args[1:], os.Stdout, os.Stderr) })
+}
+
+// buildStatic builds a static bottle once per run into the user cache (go's
+// build cache makes it a matter of seconds after the first time).
+func buildStatic() (string, error) {
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		cache = os.TempDir()
+	}
+	out := filepath.Join(cache, "bottle-test", "bottle")
+	cmd := exec.Command("go", "build", "-o", out, ".")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("%v: %s", err, b)
+	}
+	return out, nil
+}
+
+func TestScripts(t *testing.T) {
+	bottletest.Run(t, filepath.Join("..", "..", "testdata", "scripts"),
+		bottletest.Recipes(filepath.Join("..", "..", "recipes")),
+		bottletest.Update(os.Getenv("UPDATE_SCRIPTS") == "1"),
+	)
+}

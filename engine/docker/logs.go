@@ -90,9 +90,43 @@ func (e *Engine) WaitLog(ctx context.Context, ctr string, re *regexp.Regexp, sin
 		return r.line, nil
 	}
 	if r.err == nil || errors.Is(r.err, io.EOF) {
+		// The stream ended: the container stopped. A daemon may end a follow
+		// before it has sent the last lines, so read them once more.
+		if line, ok, seen := e.scanLogOnce(ctx, ins.Container.ID, tty, re, since); ok {
+			return line, nil
+		} else if len(seen) > 0 {
+			last = seen
+		}
 		return "", fmt.Errorf("%s %s: the container stopped before a line matched%s", step, ctr, quoteLast(last))
 	}
 	return "", waitLogError(ctx, wctx, step, ctr, timeout, last, r.err)
+}
+
+// scanLogOnce reads the log from since without following it.
+func (e *Engine) scanLogOnce(ctx context.Context, id string, tty bool, re *regexp.Regexp, since time.Time) (line string, ok bool, last []string) {
+	rc, err := e.api.ContainerLogs(ctx, id, client.ContainerLogsOptions{
+		ShowStdout: true, ShowStderr: true, Timestamps: true,
+		Since: fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond()),
+	})
+	if err != nil {
+		return "", false, nil
+	}
+	defer rc.Close()
+	_ = eachLogLine(rc, tty, func(ts time.Time, l string) bool {
+		if ts.Before(since) {
+			return true
+		}
+		last = append(last, l)
+		if len(last) > keepLines {
+			last = last[1:]
+		}
+		if re.MatchString(l) {
+			line, ok = l, true
+			return false
+		}
+		return true
+	})
+	return line, ok, last
 }
 
 func waitLogError(ctx, wctx context.Context, step, ctr string, timeout time.Duration, last []string, err error) error {

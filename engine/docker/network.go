@@ -81,7 +81,9 @@ func (e *Engine) createNetwork(ctx context.Context, spec engine.NetworkSpec, sub
 		Labels:   copyLabels(spec.Labels),
 	}
 	if subnet.IsValid() {
-		opts.IPAM = &network.IPAM{Driver: "default", Config: []network.IPAMConfig{{Subnet: subnet.Masked()}}}
+		// The gateway is given too: a 20.10 daemon reports none it picked itself.
+		subnet = subnet.Masked()
+		opts.IPAM = &network.IPAM{Driver: "default", Config: []network.IPAMConfig{{Subnet: subnet, Gateway: subnet.Addr().Next()}}}
 	}
 	res, err := e.api.NetworkCreate(ctx, spec.Name, opts)
 	if err != nil {

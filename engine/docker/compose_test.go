@@ -1,0 +1,125 @@
+package docker
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bottle-sh/bottle/engine"
+)
+
+// Two services on an internal network of the spec and a bridge network made
+// by NetworkCreate (external to compose): labels present, down writes the
+// timestamped logs of both, and nothing with the label remains afterwards.
+func TestComposeUpDown(t *testing.T) {
+	e := needDocker(t)
+	ctx := ctxT(t)
+	project := testRun + "-proj"
+	ext := project + "-ext"
+	if _, err := e.NetworkCreate(ctx, engine.NetworkSpec{Name: ext, Labels: testLabels()}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.NetworkRemove(ctx, ext) })
+	dir := t.TempDir()
+	spec := `services:
+  agent:
+    image: ` + testImage + `
+    command: ["serve", "--name", "agent"]
+    labels: {` + engine.InstanceLabel + `: ` + testRun + `}
+    networks: [inner]
+  egress:
+    image: ` + testImage + `
+    command: ["serve", "--name", "egress"]
+    labels: {` + engine.InstanceLabel + `: ` + testRun + `}
+    networks: [inner, outer]
+networks:
+  inner:
+    internal: true
+    labels: {` + engine.InstanceLabel + `: ` + testRun + `}
+  outer:
+    external: true
+    name: ` + ext + `
+`
+	res, err := e.ComposeUp(ctx, engine.ComposeProject{Project: project, Dir: dir, YAML: []byte(spec)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "docker-compose.yml")
+	if fi, err := os.Stat(file); err != nil || fi.Mode().Perm() != 0o600 || res.File != file {
+		t.Errorf("spec file %s: %v, %v", res.File, fi.Mode(), err)
+	}
+	if len(res.Containers) != 2 || res.Containers["agent"] == "" || res.Containers["egress"] == "" {
+		t.Fatalf("containers = %v", res.Containers)
+	}
+	for svc, name := range res.Containers {
+		c, err := e.Inspect(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Labels[engine.ComposeProjectLabel] != project || c.Labels[engine.ComposeServiceLabel] != svc || c.Labels[engine.InstanceLabel] != testRun {
+			t.Errorf("%s labels: %v", name, c.Labels)
+		}
+		if _, ok := c.Networks[ext]; ok != (svc == "egress") {
+			t.Errorf("%s networks: %v", name, c.Networks)
+		}
+		if _, err := e.WaitLog(ctx, name, regexp.MustCompile(`ready`), time.Unix(0, 0), 10*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if nets, _ := e.Networks(ctx, map[string]string{engine.ComposeProjectLabel: project}); len(nets) != 1 || !nets[0].Internal {
+		t.Errorf("project networks: %+v", nets)
+	}
+
+	logs := filepath.Join(dir, "compose.log")
+	if err := e.ComposeDown(ctx, project, dir, logs); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(logs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range []string{"agent", "egress"} {
+		re := regexp.MustCompile(`(?m)^` + svc + ` +\| \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z reader ` + svc + `: ready$`)
+		if !re.Match(b) {
+			t.Errorf("compose.log has no timestamped line of %s:\n%s", svc, b)
+		}
+	}
+	for _, sel := range []map[string]string{{engine.ComposeProjectLabel: project}, testLabels()} {
+		if c, _ := e.Containers(ctx, sel); len(c) != 0 {
+			t.Errorf("containers left with %v: %+v", sel, c)
+		}
+	}
+	if n, _ := e.Networks(ctx, map[string]string{engine.ComposeProjectLabel: project}); len(n) != 0 {
+		t.Errorf("networks left: %+v", n)
+	}
+	// Already gone is success.
+	if err := e.ComposeDown(ctx, project, dir, logs); err != nil {
+		t.Errorf("second down: %v", err)
+	}
+	if ok, err := e.NetworkRemove(ctx, ext); !ok || err != nil {
+		t.Errorf("remove %s: %v %v", ext, ok, err)
+	}
+}
+
+// A spec compose rejects comes back as an error quoting compose.
+func TestComposeRejectsSpec(t *testing.T) {
+	e := needDocker(t)
+	ctx := ctxT(t)
+	project := testRun + "-bad"
+	spec := "services:\n  x:\n    image: " + testImage + "\n    bogus_key: 1\n"
+	_, err := e.ComposeUp(ctx, engine.ComposeProject{Project: project, Dir: t.TempDir(), YAML: []byte(spec)})
+	if err == nil || !strings.Contains(err.Error(), "compose_up "+project) || !strings.Contains(err.Error(), "bogus_key") {
+		t.Errorf("err = %v", err)
+	}
+	t.Logf("compose's rejection: %v", err)
+	// An unknown image: compose fails to pull (no registry) and says so.
+	spec = "services:\n  x:\n    image: bt-test-no-such-image:1\n    pull_policy: never\n"
+	_, err = e.ComposeUp(ctx, engine.ComposeProject{Project: project, Dir: t.TempDir(), YAML: []byte(spec)})
+	if err == nil || !strings.Contains(err.Error(), "bt-test-no-such-image") {
+		t.Errorf("unknown image: err = %v", err)
+	}
+	t.Cleanup(func() { e.ComposeDown(ctx, project, t.TempDir(), "") })
+}

@@ -1,0 +1,102 @@
+package docker
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+)
+
+// Build errors arrive in the JSON message stream, after the HTTP 200; they
+// must come back as errors naming the tag.
+func TestImageBuildErrorsSurface(t *testing.T) {
+	e := needDocker(t)
+	ctx := ctxT(t)
+	for _, c := range []struct{ dockerfile, want string }{
+		{"FROM scratch\nCOPY missing-file /x\n", "missing-file"},
+		{"FROM bt-test-no-such-base:1\n", "bt-test-no-such-base"},
+		{"FROM scratch\nBOGUS instruction\n", "BOGUS"},
+	} {
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(c.dockerfile), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		tag := testRun + "-broken:1"
+		_, err := e.ImageBuild(ctx, tag, dir, "")
+		if err == nil || !strings.Contains(err.Error(), "image_build "+tag) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: err = %v", c.dockerfile, err)
+		}
+	}
+	_, err := e.ImageBuild(ctx, testRun+"-x:1", filepath.Join(t.TempDir(), "absent"), "")
+	if err == nil || !strings.Contains(err.Error(), "absent") {
+		t.Errorf("missing context: %v", err)
+	}
+}
+
+func TestBottleImage(t *testing.T) {
+	e := needDocker(t)
+	ctx := ctxT(t)
+	tag := "bottle-enginetest-self:latest"
+	// Any static binary will do; the reader stands in for bottle.
+	t.Setenv("BOTTLE_IMAGE_BINARY", readerBin)
+	got, err := e.BottleImage(ctx, tag)
+	if err != nil || got != tag {
+		t.Fatalf("BottleImage = %q, %v", got, err)
+	}
+	ins, err := e.api.ImageInspect(ctx, tag)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, _, _ := fileDigest(readerBin)
+	if ins.Config.Labels[BinaryDigestLabel] != sum || strings.Join(ins.Config.Entrypoint, " ") != "/bottle" {
+		t.Errorf("image config: labels %v entrypoint %v", ins.Config.Labels, ins.Config.Entrypoint)
+	}
+	// Reused while the digest matches: same image, no build.
+	start := time.Now()
+	if _, err := e.BottleImage(ctx, tag); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := e.api.ImageInspect(ctx, tag)
+	if again.ID != ins.ID {
+		t.Errorf("image rebuilt: %s -> %s", ins.ID, again.ID)
+	}
+	t.Logf("reuse took %s", time.Since(start))
+
+	// It runs: /bottle is the entrypoint.
+	name := testRun + "-self"
+	if _, err := e.api.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name: name, Config: &container.Config{Image: tag, Cmd: []string{"serve"}, Labels: testLabels()},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.ContainerRemove(ctx, name) })
+	if _, err := e.api.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.WaitLog(ctx, name, regexp.MustCompile(`ready`), time.Unix(0, 0), 10*time.Second); err != nil {
+		t.Error(err)
+	}
+
+	// A dynamically linked binary is refused with advice.
+	if dyn := "/bin/ls"; isDynamic(dyn) {
+		t.Setenv("BOTTLE_IMAGE_BINARY", dyn)
+		_, err := e.BottleImage(ctx, testRun+"-dyn:1")
+		if err == nil || !strings.Contains(err.Error(), "dynamically linked") || !strings.Contains(err.Error(), "CGO_ENABLED=0") {
+			t.Errorf("dynamic binary: %v", err)
+		}
+	}
+	// So is something that is not an ELF executable.
+	notELF := filepath.Join(t.TempDir(), "script")
+	os.WriteFile(notELF, []byte("#!/bin/sh\n"), 0o755)
+	t.Setenv("BOTTLE_IMAGE_BINARY", notELF)
+	if _, err := e.BottleImage(ctx, testRun+"-sh:1"); err == nil || !strings.Contains(err.Error(), "not a Linux ELF") {
+		t.Errorf("script: %v", err)
+	}
+}
+
+func isDynamic(p string) bool { return checkStatic(p) != nil }

@@ -1,0 +1,106 @@
+package docker
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/moby/moby/client"
+
+	"github.com/bottle-sh/bottle/engine"
+)
+
+func TestNetworks(t *testing.T) {
+	e := needDocker(t)
+	ctx := ctxT(t)
+	pool := netip.MustParsePrefix(DefaultSubnetPool)
+
+	for _, internal := range []bool{true, false} {
+		name := testRun + "-net-bridge"
+		if internal {
+			name = testRun + "-net-int"
+		}
+		n, err := e.NetworkCreate(ctx, engine.NetworkSpec{Name: name, Internal: internal, Labels: testLabels()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { e.NetworkRemove(ctx, name) })
+		sub, err := netip.ParsePrefix(n.Subnet)
+		if err != nil || sub.Bits() != 24 || !pool.Overlaps(sub) {
+			t.Errorf("%s: subnet %q, want a /24 in %s", name, n.Subnet, pool)
+		}
+		gw, err := netip.ParseAddr(n.Gateway)
+		if err != nil || !sub.Contains(gw) {
+			t.Errorf("%s: gateway %q not in subnet %s", name, n.Gateway, n.Subnet)
+		}
+		if n.Internal != internal || n.Labels[engine.InstanceLabel] != testRun || n.ID == "" {
+			t.Errorf("%s: got %+v", name, n)
+		}
+		// The daemon agrees.
+		ins, err := e.api.NetworkInspect(ctx, name, client.NetworkInspectOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ins.Network.Internal != internal || ins.Network.IPAM.Config[0].Subnet.String() != n.Subnet {
+			t.Errorf("%s: daemon says internal=%v subnet=%v", name, ins.Network.Internal, ins.Network.IPAM.Config)
+		}
+	}
+
+	// Two networks never share a subnet, and the label finds both.
+	nets, err := e.Networks(ctx, testLabels())
+	if err != nil || len(nets) != 2 {
+		t.Fatalf("Networks(label) = %v, %v; want 2", nets, err)
+	}
+	if nets[0].Subnet == nets[1].Subnet {
+		t.Errorf("both networks got subnet %s", nets[0].Subnet)
+	}
+
+	// A name in use is a clear error, and makes no second network.
+	_, err = e.NetworkCreate(ctx, engine.NetworkSpec{Name: testRun + "-net-int", Labels: testLabels()})
+	if err == nil || !strings.Contains(err.Error(), "already exists") || !strings.Contains(err.Error(), testRun+"-net-int") {
+		t.Errorf("duplicate name: err = %v", err)
+	}
+	if nets, _ := e.Networks(ctx, testLabels()); len(nets) != 2 {
+		t.Errorf("after the refused duplicate there are %d networks", len(nets))
+	}
+
+	// An explicit subnet is used as given.
+	n, err := e.NetworkCreate(ctx, engine.NetworkSpec{Name: testRun + "-net-fixed", Subnet: "10.214.77.0/24", Labels: testLabels()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Subnet != "10.214.77.0/24" || n.Gateway != "10.214.77.1" {
+		t.Errorf("fixed subnet: got %s gw %s", n.Subnet, n.Gateway)
+	}
+
+	// A subnet in use is refused by the daemon, with the name in the error.
+	_, err = e.NetworkCreate(ctx, engine.NetworkSpec{Name: testRun + "-net-clash", Subnet: "10.214.77.0/24", Labels: testLabels()})
+	if err == nil || !strings.Contains(err.Error(), "network_create "+testRun+"-net-clash") {
+		t.Errorf("overlapping subnet: err = %v", err)
+	}
+
+	for _, name := range []string{testRun + "-net-fixed", testRun + "-net-int", testRun + "-net-bridge"} {
+		if ok, err := e.NetworkRemove(ctx, name); !ok || err != nil {
+			t.Errorf("NetworkRemove(%s) = %v, %v", name, ok, err)
+		}
+		if ok, err := e.NetworkRemove(ctx, name); ok || err != nil {
+			t.Errorf("NetworkRemove(%s) again = %v, %v; want false, nil", name, ok, err)
+		}
+	}
+}
+
+func TestFreeSubnets(t *testing.T) {
+	pool := netip.MustParsePrefix("10.213.0.0/22")
+	used := []netip.Prefix{netip.MustParsePrefix("10.213.0.0/24"), netip.MustParsePrefix("10.213.2.0/23")}
+	var got []string
+	for p := range freeSubnets(pool, used) {
+		got = append(got, p.String())
+	}
+	if strings.Join(got, " ") != "10.213.1.0/24" {
+		t.Errorf("free = %v", got)
+	}
+	t.Setenv("BOTTLE_SUBNET_POOL", "10.0.0.0/25")
+	if _, err := subnetPool(); err == nil {
+		t.Error("a /25 pool was accepted")
+	}
+}

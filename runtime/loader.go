@@ -167,7 +167,7 @@ func compile(ctx context.Context, reader FileReader, recipe string, pre starlark
 				}
 			}
 			for _, id := range l.names {
-				if !t.exports[id.Name] {
+				if t.prog != nil && !t.exports[id.Name] {
 					errs = append(errs, posError{id.NamePos, fmt.Sprintf("load: %s does not define %s", t.display, id.Name)})
 				}
 			}
@@ -209,24 +209,30 @@ func (p *program) parse(ctx context.Context, path string) (*module, error) {
 	}
 	m := &module{path: path, display: p.display(path)}
 	f, prog, err := starlark.SourceProgramOptions(FileOptions, m.display, src, p.isPre)
-	var rl resolve.ErrorList
-	if errors.As(err, &rl) {
-		for i := range rl {
-			rl[i].Msg = hint(rl[i].Msg, p.names)
-		}
+	if f == nil {
+		return nil, err // a syntax error: there is nothing to walk
 	}
+	var errs []error
 	if err != nil {
-		return nil, err
+		// A resolve error: report it, and still check the file's loads.
+		var rl resolve.ErrorList
+		if errors.As(err, &rl) {
+			for i := range rl {
+				rl[i].Msg = hint(rl[i].Msg, p.names)
+			}
+		}
+		errs = append(errs, flatten(err)...)
 	}
 	p.modules[path] = m
 	m.prog = prog
 	m.exports = map[string]bool{}
-	for _, b := range f.Module.(*resolve.Module).Globals {
-		if b.First != nil {
-			m.exports[b.First.Name] = true
+	if prog != nil {
+		for _, b := range f.Module.(*resolve.Module).Globals {
+			if b.First != nil {
+				m.exports[b.First.Name] = true
+			}
 		}
 	}
-	var errs []error
 	for _, stmt := range f.Stmts {
 		ls, ok := stmt.(*syntax.LoadStmt)
 		if !ok {

@@ -28,9 +28,13 @@ type event struct {
 	Msg    string  `json:"msg,omitempty"`
 }
 
-func (p *progress) emit(w io.Writer, e event) {
-	b, _ := json.Marshal(e)
-	w.Write(append(b, '\n'))
+func (p *progress) emit(w io.Writer, e any) { writeJSON(w, e) }
+
+// writeJSON writes v as one line, leaving <, > and & readable.
+func writeJSON(w io.Writer, v any) {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
 }
 
 // Step implements builtins.Progress.

@@ -2,7 +2,6 @@ package runtime
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -473,8 +472,7 @@ func Report(w io.Writer, err error, asJSON bool) {
 				}
 			}
 		}
-		b, _ := json.Marshal(e)
-		w.Write(append(b, '\n'))
+		writeJSON(w, e)
 		return
 	}
 	if err == nil {

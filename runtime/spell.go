@@ -13,7 +13,7 @@ func hint(msg string, names []string) string {
 	if !ok || strings.Contains(name, " ") {
 		return msg
 	}
-	best, bestDist := "", 1+len(name)/3
+	best, bestDist := "", max(1, (len(name)+1)/3)+1
 	for _, c := range names {
 		if d := distance(name, c); d < bestDist || (d == bestDist && best != "" && c < best) {
 			best, bestDist = c, d
@@ -33,23 +33,28 @@ func universe() []string {
 	return out
 }
 
-// distance is the Levenshtein distance of a and b.
+// distance is the edit distance of a and b, where swapping two adjacent
+// letters (lgo, log) counts as one edit.
 func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
+	d := make([][]int, len(a)+1)
+	for i := range d {
+		d[i] = make([]int, len(b)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
 	}
 	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
 		for j := 1; j <= len(b); j++ {
 			cost := 1
 			if a[i-1] == b[j-1] {
 				cost = 0
 			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
 		}
-		prev = cur
 	}
-	return prev[len(b)]
+	return d[len(a)][len(b)]
 }

@@ -34,7 +34,7 @@ while a loaded file's top level runs.
 
 Flags:
 `)
-		fs.PrintDefaults()
+		printFlags(fs)
 	}
 	if code, done := parseFlags(fs, args, stdout); done {
 		return code

@@ -60,7 +60,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	maxSteps := fs.Uint64("max-steps", runtime.DefaultMaxSteps, "stop the recipe after `N` Starlark steps (stops runaway loops)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), runHelp)
-		fs.PrintDefaults()
+		printFlags(fs)
 		fmt.Fprint(fs.Output(), runFooter)
 	}
 	if code, done := parseFlags(fs, args, stdout); done {
@@ -100,7 +100,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 
 	// Syntax and load errors exit 2 before an engine is even made.
 	if err := runtime.Check(ctx, fs.Arg(0)); err != nil {
-		runtime.Report(stderr, err, *asJSON)
+		report(stdout, stderr, err, *asJSON)
 		return runtime.ExitCode(err)
 	}
 	eng, err := pickEngine(ctx, *dryRun, stderr)
@@ -122,8 +122,44 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		Stderr:    stderr,
 		IsTTY:     stdinIsTTY,
 	})
-	runtime.Report(stderr, err, *asJSON)
+	report(stdout, stderr, err, *asJSON)
 	return runtime.ExitCode(err)
+}
+
+// report writes the outcome: as a JSON result line on stdout, or for a
+// person on stderr.
+func report(stdout, stderr io.Writer, err error, asJSON bool) {
+	if asJSON {
+		runtime.Report(stdout, err, true)
+		return
+	}
+	runtime.Report(stderr, err, false)
+}
+
+// printFlags lists fs's flags the way people write them: --name VALUE, in
+// aligned columns, with the default when it is not the zero value.
+func printFlags(fs *flag.FlagSet) {
+	type row struct{ left, usage string }
+	var rows []row
+	width := 0
+	fs.VisitAll(func(f *flag.Flag) {
+		name, usage := flag.UnquoteUsage(f)
+		left := "--" + f.Name
+		if len(f.Name) == 1 {
+			left = "-" + f.Name
+		}
+		if name != "" {
+			left += " " + name
+		}
+		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "false" && f.DefValue != "0s" {
+			usage += fmt.Sprintf(" (default %s)", f.DefValue)
+		}
+		rows = append(rows, row{left, usage})
+		width = max(width, len(left))
+	})
+	for _, r := range rows {
+		fmt.Fprintf(fs.Output(), "  %-*s  %s\n", width, r.left, r.usage)
+	}
 }
 
 // parseFlags parses args; done reports that the command should return code

@@ -45,7 +45,7 @@ BOTTLE_STATE_DIR=$WORK/state and TESTDATA (the parent of its directory).
 
 Flags:
 `)
-		fs.PrintDefaults()
+		printFlags(fs)
 		fmt.Fprint(fs.Output(), `
 Examples:
   bottle test testdata/scripts

@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	iofs "io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/bottle-sh/bottle/engine"
+	"github.com/bottle-sh/bottle/engine/docker"
+	"github.com/bottle-sh/bottle/runtime"
+)
+
+func init() {
+	register(command{
+		name:    "ls",
+		usage:   "ls [--json] [--state DIR]",
+		summary: "list bottles under the state root, with live status",
+		order:   30,
+		run:     runLs,
+	})
+}
+
+// bottleMeta is the part of metadata.json (written by recipes/start.star and
+// stop.star) that ls and attach read.
+type bottleMeta struct {
+	Name           string            `json:"name"`
+	Slug           string            `json:"slug"`
+	Status         string            `json:"status"`
+	Created        string            `json:"created"`
+	Stopped        string            `json:"stopped,omitempty"`
+	ComposeProject string            `json:"compose_project"`
+	Services       map[string]string `json:"services"`
+	Attach         struct {
+		Service string   `json:"service"`
+		Cmd     []string `json:"cmd"`
+		User    string   `json:"user"`
+	} `json:"attach"`
+}
+
+// readMeta reads <root>/<slug>/metadata.json.
+func readMeta(root, slug string) (bottleMeta, error) {
+	var m bottleMeta
+	data, err := os.ReadFile(filepath.Join(root, slug, "metadata.json"))
+	if errors.Is(err, iofs.ErrNotExist) {
+		return m, fmt.Errorf("no bottle %q under %s (bottle ls lists them)", slug, root)
+	}
+	if err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return m, fmt.Errorf("%s: %v", filepath.Join(root, slug, "metadata.json"), err)
+	}
+	if m.Slug == "" {
+		m.Slug = slug
+	}
+	return m, nil
+}
+
+// lsEntry is one line of `bottle ls` (and one JSON object of --json).
+type lsEntry struct {
+	Name       string                   `json:"name"`
+	Slug       string                   `json:"slug"`
+	Status     string                   `json:"status"`
+	Created    string                   `json:"created"`
+	AgeSeconds int64                    `json:"age_seconds"`
+	Services   map[string]serviceStatus `json:"services"`
+	StateDir   string                   `json:"state_dir"`
+}
+
+type serviceStatus struct {
+	Container string `json:"container"`
+	Status    string `json:"status"` // from the engine: running, exited, ... or "absent"
+}
+
+func runLs(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ls", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	asJSON := fs.Bool("json", false, "one JSON object per bottle, a line each")
+	state := fs.String("state", "", "state root `DIR` (default $BOTTLE_STATE_DIR, $XDG_STATE_HOME/bottle, ~/.local/state/bottle)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: bottle ls [--json] [--state DIR]
+
+List the bottles under the state root (each <root>/<slug>/metadata.json) with
+their status as the engine reports it now: running (every service up),
+degraded N/M, down (started but no service up), stopped, or stopped with
+leftovers (containers remain: run recipes/cleanup.star).
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "bottle ls: unexpected argument %q\nusage: bottle %s\n", fs.Arg(0), commands["ls"].usage)
+		return exitUsage
+	}
+	root, err := runtime.StateRoot(*state, os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "bottle ls: %v\n", err)
+		return exitUsage
+	}
+	dirs, err := os.ReadDir(root)
+	if err != nil && !errors.Is(err, iofs.ErrNotExist) {
+		fmt.Fprintf(stderr, "bottle ls: %v\n", err)
+		return exitFailed
+	}
+	var metas []bottleMeta
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		m, err := readMeta(root, d.Name())
+		if err != nil {
+			continue // not a bottle (or a start that is still running)
+		}
+		metas = append(metas, m)
+	}
+	sort.Slice(metas, func(i, j int) bool { return metas[i].Slug < metas[j].Slug })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var eng engine.Engine
+	var engErr error
+	if len(metas) > 0 {
+		eng, engErr = docker.New(ctx)
+	}
+	now := time.Now()
+	entries := make([]lsEntry, 0, len(metas))
+	for _, m := range metas {
+		entries = append(entries, describe(ctx, eng, engErr, root, m, now))
+	}
+
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		for _, e := range entries {
+			enc.Encode(e)
+		}
+		return exitOK
+	}
+	if len(entries) == 0 {
+		fmt.Fprintf(stdout, "no bottles under %s; start one with: bottle run recipes/start.star name=NAME\n", root)
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "NAME\tSLUG\tSTATUS\tAGE\tSERVICES")
+	for _, e := range entries {
+		var svcs []string
+		for _, s := range sortedKeys(e.Services) {
+			svcs = append(svcs, s+":"+e.Services[s].Status)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Slug, e.Status, age(time.Duration(e.AgeSeconds)*time.Second), strings.Join(svcs, " "))
+	}
+	tw.Flush()
+	return exitOK
+}
+
+// describe combines a bottle's metadata with what the engine says now.
+func describe(ctx context.Context, eng engine.Engine, engErr error, root string, m bottleMeta, now time.Time) lsEntry {
+	e := lsEntry{Name: m.Name, Slug: m.Slug, Created: m.Created, StateDir: filepath.Join(root, m.Slug),
+		Services: map[string]serviceStatus{}}
+	if t, err := time.Parse(time.RFC3339Nano, m.Created); err == nil {
+		e.AgeSeconds = int64(now.Sub(t).Seconds())
+	}
+	if engErr != nil {
+		e.Status = "unknown (" + engErr.Error() + ")"
+		return e
+	}
+	cs, err := eng.Containers(ctx, map[string]string{engine.InstanceLabel: m.Slug})
+	if err != nil {
+		e.Status = "unknown (" + err.Error() + ")"
+		return e
+	}
+	byName := map[string]engine.Container{}
+	for _, c := range cs {
+		byName[c.Name] = c
+	}
+	up := 0
+	for svc, name := range m.Services {
+		st := "absent"
+		if c, ok := byName[name]; ok {
+			st = c.Status
+			if c.Running {
+				up++
+			}
+		}
+		e.Services[svc] = serviceStatus{Container: name, Status: st}
+	}
+	switch {
+	case m.Status == "stopped" && len(cs) > 0:
+		e.Status = "stopped, with leftovers"
+	case m.Status == "stopped":
+		e.Status = "stopped"
+	case up == len(m.Services) && up > 0:
+		e.Status = "running"
+	case up == 0:
+		e.Status = "down"
+	default:
+		e.Status = fmt.Sprintf("degraded %d/%d", up, len(m.Services))
+	}
+	return e
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// age prints a duration the way ls users expect: 45s, 12m, 3h, 2d.
+func age(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
+}

@@ -90,6 +90,8 @@ func yamlNode(v starlark.Value, where string) (*yaml.Node, error) {
 		n := scalar("!!str", string(v))
 		if strings.Contains(string(v), "\n") {
 			n.Style = yaml.LiteralStyle
+		} else if yaml11Ambiguous(string(v)) {
+			n.Style = yaml.DoubleQuotedStyle
 		}
 		return n, nil
 	case *starlark.List, starlark.Tuple:
@@ -125,11 +127,23 @@ func yamlNode(v starlark.Value, where string) (*yaml.Node, error) {
 			if err != nil {
 				return nil, err
 			}
-			n.Content = append(n.Content, scalar("!!str", key), c)
+			k, _ := yamlNode(starlark.String(key), where)
+			n.Content = append(n.Content, k, c)
 		}
 		return n, nil
 	}
 	return nil, fmt.Errorf("%s: cannot encode a %s as YAML", orTop(where), v.Type())
+}
+
+// yaml11Ambiguous reports whether a YAML 1.1 parser (PyYAML, which
+// docker-compose v1 uses) would read s as something other than a string:
+// on/off/yes/no booleans, and numbers such as "22:22" (base 60) or "0o644".
+func yaml11Ambiguous(s string) bool {
+	switch strings.ToLower(s) {
+	case "y", "n", "yes", "no", "on", "off", "true", "false", "null", "~", "":
+		return true
+	}
+	return strings.Trim(s, "0123456789:_.+-eEoxXabcdefABCDEF") == "" && strings.ContainsAny(s, "0123456789")
 }
 
 func orTop(where string) string {

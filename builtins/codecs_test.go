@@ -44,3 +44,14 @@ func TestJSONModule(t *testing.T) {
 		t.Errorf("got %s", v)
 	}
 }
+
+// Compose v1 reads YAML 1.1: strings it would take for booleans or base-60
+// numbers must be quoted.
+func TestYAMLQuotesYAML11Ambiguities(t *testing.T) {
+	r := newRun(t)
+	v := r.eval(t, `x = yaml.encode({"on": ["yes", "off", "22:22", "0o644", "1.5", "plain", "a:b"]})`)
+	want := `"\"on\":\n  - \"yes\"\n  - \"off\"\n  - \"22:22\"\n  - \"0o644\"\n  - \"1.5\"\n  - plain\n  - a:b\n"`
+	if v.String() != want {
+		t.Errorf("got  %s\nwant %s", v, want)
+	}
+}

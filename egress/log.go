@@ -1,0 +1,55 @@
+package egress
+
+import (
+	"encoding/json"
+	"io"
+	"sync"
+	"time"
+)
+
+// accessEntry is one access-log line. Path carries no query string (query
+// strings hold tokens often enough) and no header value is ever logged, so
+// an injected secret cannot reach the log.
+type accessEntry struct {
+	start time.Time
+
+	Time     string  `json:"time"`     // RFC 3339, UTC, when the request arrived
+	Client   string  `json:"client"`   // client address
+	Method   string  `json:"method"`   // CONNECT for tunnels
+	Host     string  `json:"host"`     // the host routed on (URL or CONNECT target, never the Host header)
+	Path     string  `json:"path"`     // escaped path, "" for CONNECT
+	Decision string  `json:"decision"` // allow, deny, tunnel, intercept, reject (bad request), error (upstream failed)
+	Route    string  `json:"route"`    // host of the matching route, "" when none
+	Status   int     `json:"status"`   // status sent to the client
+	Bytes    int64   `json:"bytes"`    // body bytes sent to the client (for a tunnel: all bytes to the client)
+	Duration float64 `json:"duration"` // milliseconds, until the response (or tunnel) ended
+	Error    string  `json:"error,omitempty"`
+}
+
+type accessLog struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func newAccessLog(w io.Writer) *accessLog {
+	if w == nil {
+		w = io.Discard
+	}
+	return &accessLog{w: w}
+}
+
+func (l *accessLog) write(e *accessEntry) {
+	if l.w == io.Discard {
+		return
+	}
+	e.Time = e.start.UTC().Format(time.RFC3339Nano)
+	e.Duration = float64(time.Since(e.start).Microseconds()) / 1000
+	line, err := json.Marshal(e)
+	if err != nil {
+		return
+	}
+	line = append(line, '\n')
+	l.mu.Lock()
+	l.w.Write(line)
+	l.mu.Unlock()
+}

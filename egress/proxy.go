@@ -1,0 +1,285 @@
+package egress
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Config is what a Proxy needs. Only RoutesFile is required.
+type Config struct {
+	RoutesFile string         // routes.yaml; read by New and by every Reload
+	CA         *CA            // signs leaves for intercepted hosts; nil refuses routes that need interception
+	Upstream   *url.URL       // next proxy (http://host:port) for allowed traffic; nil dials directly
+	RootCAs    *x509.CertPool // trust for upstream TLS; nil means the system roots (SSL_CERT_FILE honoured)
+
+	// Dial opens upstream connections (to hosts, or to Upstream). nil uses a
+	// net.Dialer. Tests point names like api.example.test at loopback here.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Getenv reads injected secrets. nil uses os.Getenv.
+	Getenv func(string) string
+
+	AccessLog io.Writer // one JSON line per request; nil discards
+	Log       io.Writer // "egress: loaded N route(s)" and reload failures; nil discards
+}
+
+// Proxy is the egress proxy. Create it with New, serve with Serve, change
+// its routes with Reload, stop it with Shutdown.
+type Proxy struct {
+	cfg       Config
+	routes    atomic.Pointer[Routes]
+	reloadMu  sync.Mutex
+	transport *http.Transport
+	tlsServer *tls.Config
+	access    *accessLog
+
+	ctx    context.Context // cancelled when Shutdown gives up waiting
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	listeners map[net.Listener]struct{}
+	conns     map[*clientConn]struct{}
+	shutting  atomic.Bool
+	wg        sync.WaitGroup
+}
+
+// Timeouts for the client side. Upstream responses have no deadline: model
+// APIs stream for minutes.
+const (
+	headerTimeout    = 30 * time.Second
+	idleTimeout      = 5 * time.Minute
+	handshakeTimeout = 10 * time.Second
+	maxHeaderBytes   = 32 << 10
+)
+
+// New loads the routes file and returns a proxy ready to Serve. It logs
+// "egress: loaded N route(s)".
+func New(cfg Config) (*Proxy, error) {
+	if cfg.RoutesFile == "" {
+		return nil, errors.New("egress: no routes file")
+	}
+	if cfg.Upstream != nil && cfg.Upstream.Scheme != "http" {
+		return nil, fmt.Errorf("egress: upstream %s: only http:// proxies are supported", cfg.Upstream)
+	}
+	if cfg.Dial == nil {
+		d := &net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}
+		cfg.Dial = d.DialContext
+	}
+	if cfg.Getenv == nil {
+		cfg.Getenv = os.Getenv
+	}
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	p := &Proxy{
+		cfg:       cfg,
+		access:    newAccessLog(cfg.AccessLog),
+		listeners: map[net.Listener]struct{}{},
+		conns:     map[*clientConn]struct{}{},
+	}
+	p.ctx, p.cancel = context.WithCancel(context.Background())
+	p.transport = &http.Transport{
+		DialContext:         cfg.Dial,
+		TLSClientConfig:     &tls.Config{RootCAs: cfg.RootCAs},
+		TLSHandshakeTimeout: handshakeTimeout,
+		MaxIdleConns:        512,
+		MaxIdleConnsPerHost: 128,
+		IdleConnTimeout:     90 * time.Second,
+		DisableCompression:  true, // pass bodies through as they are
+	}
+	if cfg.Upstream != nil {
+		p.transport.Proxy = http.ProxyURL(cfg.Upstream)
+	}
+	if cfg.CA != nil {
+		p.tlsServer = &tls.Config{
+			MinVersion: tls.VersionTLS12,
+			NextProtos: []string{"http/1.1"},
+			GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+				// The leaf names the CONNECT target, whatever the SNI says.
+				return cfg.CA.Leaf(hello.Conn.(*interceptConn).host)
+			},
+		}
+	}
+	rs, err := p.load()
+	if err != nil {
+		return nil, err
+	}
+	p.routes.Store(rs)
+	fmt.Fprintf(cfg.Log, "egress: loaded %d route(s)\n", rs.Len())
+	return p, nil
+}
+
+// Routes returns the routes in force.
+func (p *Proxy) Routes() *Routes { return p.routes.Load() }
+
+// Reload re-reads the routes file. On success the new routes serve every
+// request that starts from now on; on failure the previous routes stay.
+// Either way it logs one line, and returns the error.
+func (p *Proxy) Reload() error {
+	p.reloadMu.Lock()
+	defer p.reloadMu.Unlock()
+	rs, err := p.load()
+	if err != nil {
+		msg := strings.Replace(err.Error(), ":\n  ", ": ", 1) // one log line, every error
+		msg = strings.ReplaceAll(msg, "\n  ", "; ")
+		fmt.Fprintf(p.cfg.Log, "egress: reload failed: %s; keeping %d route(s)\n", msg, p.routes.Load().Len())
+		return err
+	}
+	p.routes.Store(rs)
+	fmt.Fprintf(p.cfg.Log, "egress: loaded %d route(s)\n", rs.Len())
+	return nil
+}
+
+// load reads and checks the routes file against what this proxy can do.
+func (p *Proxy) load() (*Routes, error) {
+	rs, err := ReadRoutesFile(p.cfg.RoutesFile)
+	if err != nil {
+		return nil, err
+	}
+	var errs []string
+	for _, r := range rs.Routes {
+		if r.Intercepts() && p.cfg.CA == nil {
+			errs = append(errs, fmt.Sprintf("line %d: host: %s has paths, methods or inject, which need TLS interception, but the proxy has no CA (--ca)", r.Line, r.Host))
+		}
+		if r.Inject != nil && p.cfg.Getenv(r.Inject.Env) == "" {
+			fmt.Fprintf(p.cfg.Log, "egress: warning: %s line %d: inject.env: %s is not set; requests to %s will get 502\n",
+				p.cfg.RoutesFile, r.Line, r.Inject.Env, r.Host)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%s: %s", p.cfg.RoutesFile, strings.Join(errs, "; "))
+	}
+	return rs, nil
+}
+
+// Serve accepts connections on ln until Shutdown. It returns nil after
+// Shutdown, or the listener's error.
+func (p *Proxy) Serve(ln net.Listener) error {
+	p.mu.Lock()
+	if p.shutting.Load() {
+		p.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	p.listeners[ln] = struct{}{}
+	p.mu.Unlock()
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if p.shutting.Load() {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		cc := &clientConn{raw: c, client: c.RemoteAddr().String()}
+		if !p.track(cc) {
+			c.Close()
+			continue
+		}
+		go func() {
+			defer p.untrack(cc)
+			defer c.Close()
+			p.serveConn(cc, c, newReader(c), nil)
+		}()
+	}
+}
+
+// Shutdown stops accepting, closes idle connections, lets requests and
+// tunnels in flight finish, and returns when all are done. When ctx ends
+// first it closes everything and returns ctx.Err().
+func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.shutting.Store(true)
+	p.mu.Lock()
+	for ln := range p.listeners {
+		ln.Close()
+	}
+	p.mu.Unlock()
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		p.closeConns(false)
+		select {
+		case <-done:
+			p.transport.CloseIdleConnections()
+			return nil
+		case <-ctx.Done():
+			p.cancel()
+			p.closeConns(true)
+			<-done
+			p.transport.CloseIdleConnections()
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+func (p *Proxy) track(cc *clientConn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.shutting.Load() {
+		return false
+	}
+	p.conns[cc] = struct{}{}
+	p.wg.Add(1)
+	return true
+}
+
+func (p *Proxy) untrack(cc *clientConn) {
+	p.mu.Lock()
+	delete(p.conns, cc)
+	p.mu.Unlock()
+	p.wg.Done()
+}
+
+func (p *Proxy) closeConns(all bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for cc := range p.conns {
+		if all || cc.idle.Load() {
+			cc.raw.Close()
+		}
+	}
+}
+
+// clientConn is one accepted connection, tracked for Shutdown.
+type clientConn struct {
+	raw    net.Conn
+	client string
+	idle   atomic.Bool // waiting for the next request: Shutdown may close it
+}
+
+// interceptConn is the client side of an intercepted CONNECT, before TLS:
+// reads go through the reader that already holds what the client sent.
+type interceptConn struct {
+	net.Conn
+	r    *bufio.Reader
+	host string // the CONNECT target's host, named by the minted leaf
+	port string
+}
+
+func (c *interceptConn) Read(b []byte) (int, error) { return c.r.Read(b) }
+
+func newReader(c net.Conn) *bufio.Reader { return bufio.NewReaderSize(c, maxHeaderBytes) }

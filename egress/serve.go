@@ -1,0 +1,589 @@
+package egress
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// serveConn reads requests from one client connection until it closes, the
+// client asks to close, or a request cannot be answered in a way that keeps
+// the connection in sync. tgt is nil on the proxy's own port, and names the
+// CONNECT target inside an intercepted TLS connection.
+func (p *Proxy) serveConn(cc *clientConn, c net.Conn, br *bufio.Reader, tgt *interceptConn) {
+	bw := bufio.NewWriterSize(c, 4<<10)
+	for {
+		cc.idle.Store(true)
+		if p.shutting.Load() {
+			return
+		}
+		c.SetReadDeadline(time.Now().Add(idleTimeout))
+		if _, err := br.Peek(1); err != nil {
+			return
+		}
+		cc.idle.Store(false)
+		start := time.Now()
+		c.SetReadDeadline(start.Add(headerTimeout))
+		head, err := scanHead(br)
+		var req *http.Request
+		if err == nil {
+			req, err = http.ReadRequest(br)
+		}
+		c.SetReadDeadline(time.Time{})
+		e := &accessEntry{start: start, Client: cc.client, Method: head.method, Host: head.target}
+		if err == nil && head.method == http.MethodConnect {
+			if _, _, perr := splitHostPort(head.target, ""); perr != nil {
+				e.Decision = "reject"
+				p.refuse(bw, e, http.StatusBadRequest, "CONNECT "+perr.Error(), false)
+				return
+			}
+		}
+		if err != nil {
+			status := http.StatusBadRequest
+			if errors.Is(err, errHeaderTooLarge) {
+				status = http.StatusRequestHeaderFieldsTooLarge
+			}
+			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isTimeout(err) {
+				return // the client went away mid-request: nobody to answer
+			}
+			e.Decision = "reject"
+			p.refuse(bw, e, status, "malformed request: "+err.Error(), false)
+			return
+		}
+		if !p.handle(cc, c, br, bw, req, head, tgt, e) {
+			return
+		}
+	}
+}
+
+// handle answers one request and reports whether the connection may serve
+// another.
+func (p *Proxy) handle(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.Writer, req *http.Request, head rawHead, tgt *interceptConn, e *accessEntry) bool {
+	rs := p.routes.Load() // this request's routes, whatever reloads happen meanwhile
+	e.Method = req.Method
+	e.Path = req.URL.EscapedPath()
+	keep := !req.Close
+	reject := func(msg string) bool {
+		e.Decision = "reject"
+		p.refuse(bw, e, http.StatusBadRequest, msg, false)
+		return false
+	}
+
+	if head.clAndTE {
+		e.Host = req.URL.Host
+		return reject("both Content-Length and Transfer-Encoding are set; send one")
+	}
+	if req.Method == http.MethodConnect {
+		e.Host = req.URL.Host
+		e.Path = ""
+		if tgt != nil {
+			return reject("CONNECT inside an intercepted connection")
+		}
+		p.connect(cc, c, br, bw, req, rs, e)
+		return false
+	}
+
+	// Which host is this for? On the proxy port: the absolute URL's, never
+	// the Host header's. Inside an intercepted tunnel: the CONNECT target's.
+	var scheme, host, port string
+	if tgt == nil {
+		if req.URL.Scheme == "" || req.URL.Host == "" {
+			e.Host = req.Host
+			return reject("this is a proxy: send absolute-form requests (GET http://host/path) or CONNECT host:port")
+		}
+		if req.URL.Scheme != "http" {
+			e.Host = req.URL.Host
+			return reject(fmt.Sprintf("scheme %q: send https through CONNECT host:443", req.URL.Scheme))
+		}
+		scheme = "http"
+		var err error
+		host, port, err = splitHostPort(req.URL.Host, "80")
+		e.Host = host
+		if err != nil {
+			return reject(err.Error())
+		}
+		if head.host != "" && !sameHost(head.host, req.URL.Host, "80") {
+			return reject(fmt.Sprintf("Host header %q disagrees with the request URL's host %q", head.host, req.URL.Host))
+		}
+	} else {
+		scheme, host, port = "https", tgt.host, tgt.port
+		e.Host = host
+		authority := req.Host // origin-form: the Host header; absolute-form: the URL's host
+		if req.URL.IsAbs() && req.URL.Scheme != "https" {
+			return reject(fmt.Sprintf("scheme %q inside a TLS tunnel", req.URL.Scheme))
+		}
+		if authority != "" && !sameHost(authority, net.JoinHostPort(host, port), "443") {
+			e.Decision = "reject"
+			p.refuse(bw, e, http.StatusMisdirectedRequest,
+				fmt.Sprintf("request for %q does not name the CONNECT target %s", authority, host), false)
+			return false
+		}
+	}
+
+	route := rs.Match(host)
+	if route == nil {
+		e.Decision = "deny"
+		p.refuse(bw, e, http.StatusForbidden, fmt.Sprintf("%s is not in the routes file (%s)", host, p.cfg.RoutesFile), keep)
+		return keep && drain(req)
+	}
+	e.Route = route.Host
+	if len(route.Paths) > 0 && ambiguousPath(e.Path) {
+		return reject(fmt.Sprintf("path %q has dot segments or encoded slashes; the route on line %d allows only some paths", e.Path, route.Line))
+	}
+	if !route.Allows(req.Method, e.Path) {
+		e.Decision = "deny"
+		p.refuse(bw, e, http.StatusForbidden, fmt.Sprintf("%s %s on %s is not allowed by the route on line %d of %s (%s)",
+			req.Method, e.Path, host, route.Line, p.cfg.RoutesFile, route.rules()), keep)
+		return keep && drain(req)
+	}
+	var secret string
+	if route.Inject != nil {
+		if tgt == nil {
+			e.Decision = "deny"
+			p.refuse(bw, e, http.StatusForbidden, fmt.Sprintf("the route for %s injects a credential; use https (CONNECT) so it never crosses the network in clear", host), keep)
+			return keep && drain(req)
+		}
+		if secret = p.cfg.Getenv(route.Inject.Env); secret == "" {
+			e.Decision = "error"
+			p.refuse(bw, e, http.StatusBadGateway, fmt.Sprintf("the route for %s injects %s from $%s, which is not set in the egress sidecar", host, route.Inject.Header, route.Inject.Env), keep)
+			return keep && drain(req)
+		}
+	}
+
+	hostport := host
+	if strings.Contains(host, ":") {
+		hostport = "[" + host + "]"
+	}
+	if (scheme == "http" && port != "80") || (scheme == "https" && port != "443") {
+		hostport = net.JoinHostPort(host, port)
+	}
+	out := &http.Request{
+		Method:        req.Method,
+		URL:           &url.URL{Scheme: scheme, Host: hostport, Path: req.URL.Path, RawPath: req.URL.RawPath, RawQuery: req.URL.RawQuery},
+		Proto:         "HTTP/1.1",
+		ProtoMajor:    1,
+		ProtoMinor:    1,
+		Header:        forwardHeader(req.Header),
+		Body:          req.Body,
+		ContentLength: req.ContentLength,
+		Host:          hostport,
+	}
+	if req.ContentLength == 0 {
+		out.Body = nil
+	}
+	if route.Inject != nil {
+		out.Header.Del(route.Inject.Header) // the client's value never leaves
+		out.Header.Set(route.Inject.Header, secret)
+	}
+	if strings.EqualFold(req.Header.Get("Expect"), "100-continue") {
+		out.Header.Del("Expect")
+		bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
+		if bw.Flush() != nil {
+			return false
+		}
+	}
+	resp, err := p.transport.RoundTrip(out.WithContext(p.ctx))
+	if err != nil {
+		e.Decision = "error"
+		e.Error = err.Error()
+		p.refuse(bw, e, http.StatusBadGateway, fmt.Sprintf("%s: %v", host, err), false)
+		return false
+	}
+	defer resp.Body.Close()
+	e.Decision = "allow"
+	e.Status = resp.StatusCode
+	closeAfter, err := writeResponse(bw, req, resp, &e.Bytes)
+	if err != nil {
+		e.Error = err.Error()
+		keep = false
+	}
+	p.access.write(e)
+	return keep && !closeAfter && drain(req)
+}
+
+// rules describes a route's limits for a 403 body.
+func (r *Route) rules() string {
+	var parts []string
+	if len(r.Paths) > 0 {
+		parts = append(parts, "paths: "+strings.Join(r.Paths, ", "))
+	}
+	if len(r.Methods) > 0 {
+		parts = append(parts, "methods: "+strings.Join(r.Methods, ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// refuse answers with a short plain-text body that says why, and logs.
+func (p *Proxy) refuse(bw *bufio.Writer, e *accessEntry, status int, msg string, keep bool) {
+	body := "egress: " + msg + "\n"
+	e.Status = status
+	if e.Error == "" && status != http.StatusForbidden {
+		e.Error = msg
+	}
+	e.Bytes = int64(len(body))
+	fmt.Fprintf(bw, "HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: %d\r\n", status, http.StatusText(status), len(body))
+	if !keep {
+		bw.WriteString("Connection: close\r\n")
+	}
+	bw.WriteString("\r\n")
+	bw.WriteString(body)
+	p.access.write(e) // before the client can see the answer: tests and operators read both
+	bw.Flush()
+}
+
+// drain reads what is left of a request body so the next request on the
+// connection starts where it should; it gives up (closing the connection)
+// on bodies too large to be worth reading.
+func drain(req *http.Request) bool {
+	if req.Body == nil || req.Body == http.NoBody {
+		return true
+	}
+	n, err := io.CopyN(io.Discard, req.Body, 256<<10)
+	return err == io.EOF || (err == nil && n == 0)
+}
+
+// forwardHeader copies h without hop-by-hop headers and without those the
+// Connection header names.
+func forwardHeader(h http.Header) http.Header {
+	out := make(http.Header, len(h))
+	for k, v := range h {
+		if !hopByHop[k] {
+			out[k] = v
+		}
+	}
+	for _, v := range h["Connection"] {
+		for _, name := range strings.Split(v, ",") {
+			out.Del(strings.TrimSpace(name))
+		}
+	}
+	return out
+}
+
+// writeResponse sends resp to the client, flushing as the upstream sends,
+// so that streamed responses (server-sent events) stream. It reports
+// whether the connection must close after it (a body of unknown length to
+// an HTTP/1.0 client).
+func writeResponse(bw *bufio.Writer, req *http.Request, resp *http.Response, n *int64) (closeAfter bool, err error) {
+	fmt.Fprintf(bw, "HTTP/1.1 %03d %s\r\n", resp.StatusCode, strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode)+" "))
+	h := forwardHeader(resp.Header)
+	h.Del("Content-Length")
+	noBody := req.Method == http.MethodHead || resp.StatusCode == 204 || resp.StatusCode == 304 || resp.StatusCode < 200
+	chunked := false
+	switch {
+	case noBody:
+		if resp.ContentLength >= 0 && req.Method == http.MethodHead {
+			h.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+		}
+	case resp.ContentLength >= 0:
+		h.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+	case req.ProtoAtLeast(1, 1):
+		chunked = true
+		h.Set("Transfer-Encoding", "chunked")
+	default:
+		closeAfter = true
+		h.Set("Connection", "close")
+	}
+	if req.Close {
+		h.Set("Connection", "close")
+	}
+	if err := h.Write(bw); err != nil {
+		return true, err
+	}
+	bw.WriteString("\r\n")
+	if noBody {
+		return closeAfter, bw.Flush()
+	}
+	bufp := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(bufp)
+	buf := *bufp
+	for {
+		m, rerr := resp.Body.Read(buf)
+		if m > 0 {
+			if chunked {
+				fmt.Fprintf(bw, "%x\r\n", m)
+			}
+			bw.Write(buf[:m])
+			if chunked {
+				bw.WriteString("\r\n")
+			}
+			*n += int64(m)
+			if rerr == nil {
+				if err := bw.Flush(); err != nil {
+					return true, err
+				}
+			}
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			// The upstream broke off: the client must not take a short
+			// body for a whole one, so the connection closes.
+			bw.Flush()
+			return true, rerr
+		}
+	}
+	if chunked {
+		bw.WriteString("0\r\n\r\n")
+	}
+	return closeAfter, bw.Flush()
+}
+
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+// rawHead is what the proxy needs from the request head as the client sent
+// it, before net/http normalises it away.
+type rawHead struct {
+	method, target string // from the request line, for logging what could not be parsed
+	host    string // the Host header, "" when absent
+	clAndTE bool   // both Content-Length and Transfer-Encoding: a smuggling attempt
+}
+
+var errHeaderTooLarge = errors.New("request head larger than 32 KiB")
+
+// scanHead looks at the buffered request head without consuming it.
+func scanHead(br *bufio.Reader) (rawHead, error) {
+	var h rawHead
+	var head []byte
+	for {
+		buf, _ := br.Peek(br.Buffered())
+		if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
+			head = buf[:i]
+			break
+		}
+		if i := bytes.Index(buf, []byte("\n\n")); i >= 0 {
+			head = buf[:i]
+			break
+		}
+		if br.Buffered() >= maxHeaderBytes {
+			return h, errHeaderTooLarge
+		}
+		if _, err := br.Peek(br.Buffered() + 1); err != nil {
+			return h, err
+		}
+	}
+	var cl, te bool
+	lines := bytes.Split(head, []byte("\n"))
+	if f := strings.Fields(string(lines[0])); len(f) >= 2 {
+		h.method, h.target = f[0], f[1]
+	}
+	for _, line := range lines[1:] {
+		name, value, ok := bytes.Cut(bytes.TrimRight(line, "\r"), []byte(":"))
+		if !ok {
+			continue
+		}
+		switch strings.ToLower(string(bytes.TrimSpace(name))) {
+		case "content-length":
+			cl = true
+		case "transfer-encoding":
+			te = true
+		case "host":
+			h.host = string(bytes.TrimSpace(value))
+		}
+	}
+	h.clAndTE = cl && te
+	return h, nil
+}
+
+// splitHostPort splits "host[:port]" and checks the port is a number.
+func splitHostPort(hostport, defaultPort string) (host, port string, err error) {
+	host, port = hostport, defaultPort
+	if strings.LastIndexByte(hostport, ':') > strings.LastIndexByte(hostport, ']') {
+		host, port, err = net.SplitHostPort(hostport)
+		if err != nil {
+			return "", "", fmt.Errorf("bad host %q: %v", hostport, err)
+		}
+	}
+	host = normalizeHost(host)
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 || port[0] == '+' {
+		return host, port, fmt.Errorf("bad port %q in %q: a port is a number from 1 to 65535", port, hostport)
+	}
+	if host == "" {
+		return host, port, fmt.Errorf("no host in %q", hostport)
+	}
+	return host, port, nil
+}
+
+// sameHost reports whether two host[:port] strings name the same host and
+// port, filling in defaultPort.
+func sameHost(a, b, defaultPort string) bool {
+	ah, ap, err1 := splitHostPort(a, defaultPort)
+	bh, bp, err2 := splitHostPort(b, defaultPort)
+	return err1 == nil && err2 == nil && ah == bh && ap == bp
+}
+
+// ambiguousPath reports paths a prefix rule could be fooled by: dot
+// segments that the upstream would resolve, encoded dots and slashes.
+func ambiguousPath(p string) bool {
+	lower := strings.ToLower(p)
+	if strings.Contains(lower, "%2e") || strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(p, "\\") {
+		return true
+	}
+	for _, seg := range strings.Split(p, "/") {
+		if seg == "." || seg == ".." {
+			return true
+		}
+	}
+	return false
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// connect answers a CONNECT: 403 with no route, a TLS interception when the
+// route has rules, otherwise a plain tunnel the proxy never looks into.
+func (p *Proxy) connect(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.Writer, req *http.Request, rs *Routes, e *accessEntry) {
+	host, port, err := splitHostPort(req.URL.Host, "")
+	e.Host = host
+	if err != nil || req.URL.Host == "" {
+		if err == nil {
+			err = errors.New("CONNECT needs host:port")
+		}
+		e.Decision = "reject"
+		p.refuse(bw, e, http.StatusBadRequest, err.Error(), false)
+		return
+	}
+	route := rs.Match(host)
+	if route == nil {
+		e.Decision = "deny"
+		p.refuse(bw, e, http.StatusForbidden, fmt.Sprintf("%s is not in the routes file (%s)", host, p.cfg.RoutesFile), false)
+		return
+	}
+	e.Route = route.Host
+	if route.Intercepts() {
+		p.intercept(cc, c, br, bw, host, port, e)
+		return
+	}
+	up, err := p.dialTunnel(p.ctx, net.JoinHostPort(host, port))
+	if err != nil {
+		e.Decision = "error"
+		e.Error = err.Error()
+		p.refuse(bw, e, http.StatusBadGateway, fmt.Sprintf("%s: %v", req.URL.Host, err), false)
+		return
+	}
+	defer up.Close()
+	bw.WriteString("HTTP/1.1 200 Connection established\r\n\r\n")
+	if bw.Flush() != nil {
+		return
+	}
+	e.Decision = "tunnel"
+	e.Status = http.StatusOK
+	var early []byte // what the client sent before it saw the 200
+	if n := br.Buffered(); n > 0 {
+		early, _ = br.Peek(n)
+	}
+	e.Bytes = splice(c, early, up)
+	p.access.write(e)
+}
+
+// intercept terminates the client's TLS with a leaf for host and serves
+// the requests inside it; each is checked against the routes in force when
+// it arrives.
+func (p *Proxy) intercept(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.Writer, host, port string, e *accessEntry) {
+	bw.WriteString("HTTP/1.1 200 Connection established\r\n\r\n")
+	if bw.Flush() != nil {
+		return
+	}
+	ic := &interceptConn{Conn: c, r: br, host: host, port: port}
+	tc := tls.Server(ic, p.tlsServer)
+	c.SetDeadline(time.Now().Add(handshakeTimeout))
+	err := tc.HandshakeContext(p.ctx)
+	c.SetDeadline(time.Time{})
+	e.Status = http.StatusOK
+	e.Decision = "intercept"
+	if err != nil {
+		e.Decision = "error"
+		e.Error = "TLS handshake with the client: " + err.Error()
+	}
+	p.access.write(e)
+	if err != nil {
+		return
+	}
+	p.serveConn(cc, tc, newReader(tc), ic)
+}
+
+// dialTunnel opens a byte stream to hostport, through the upstream proxy's
+// CONNECT when there is one.
+func (p *Proxy) dialTunnel(ctx context.Context, hostport string) (net.Conn, error) {
+	u := p.cfg.Upstream
+	if u == nil {
+		return p.cfg.Dial(ctx, "tcp", hostport)
+	}
+	addr := u.Host
+	if u.Port() == "" {
+		addr = net.JoinHostPort(u.Hostname(), "80")
+	}
+	c, err := p.cfg.Dial(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("upstream proxy %s: %w", u.Host, err)
+	}
+	connectReq := &http.Request{Method: http.MethodConnect, URL: &url.URL{Opaque: hostport}, Host: hostport, Header: http.Header{}}
+	if u.User != nil {
+		pw, _ := u.User.Password()
+		connectReq.SetBasicAuth(u.User.Username(), pw)
+		connectReq.Header["Proxy-Authorization"] = connectReq.Header["Authorization"]
+		delete(connectReq.Header, "Authorization")
+	}
+	c.SetDeadline(time.Now().Add(30 * time.Second))
+	if err := connectReq.Write(c); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("upstream proxy %s: %w", u.Host, err)
+	}
+	ubr := bufio.NewReader(c)
+	resp, err := http.ReadResponse(ubr, connectReq)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("upstream proxy %s: %w", u.Host, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		c.Close()
+		return nil, fmt.Errorf("upstream proxy %s refused CONNECT %s: %s", u.Host, hostport, resp.Status)
+	}
+	c.SetDeadline(time.Time{})
+	if ubr.Buffered() > 0 {
+		return &interceptConn{Conn: c, r: ubr}, nil
+	}
+	return c, nil
+}
+
+// splice copies both ways until both sides are done, half-closing each
+// side when its peer stops sending. It returns the bytes sent to the client.
+func splice(client net.Conn, early []byte, up net.Conn) int64 {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if len(early) > 0 {
+			if _, err := up.Write(early); err != nil {
+				return
+			}
+		}
+		io.Copy(up, client)
+		closeWrite(up)
+	}()
+	n, _ := io.Copy(client, up)
+	closeWrite(client)
+	<-done
+	return n
+}
+
+func closeWrite(c net.Conn) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	} else {
+		c.Close()
+	}
+}

@@ -346,8 +346,8 @@ var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b 
 // it, before net/http normalises it away.
 type rawHead struct {
 	method, target string // from the request line, for logging what could not be parsed
-	host    string // the Host header, "" when absent
-	clAndTE bool   // both Content-Length and Transfer-Encoding: a smuggling attempt
+	host           string // the Host header, "" when absent
+	clAndTE        bool   // both Content-Length and Transfer-Encoding: a smuggling attempt
 }
 
 var errHeaderTooLarge = errors.New("request head larger than 32 KiB")

@@ -76,7 +76,12 @@ func def(name, sig, doc string, k kind, fn impl) Builtin {
 		start := time.Now()
 		v, err := fn(thread, env, name, args, kwargs)
 		if err != nil && !strings.HasPrefix(err.Error(), name+":") && !strings.HasPrefix(err.Error(), name+" ") {
-			err = fmt.Errorf("%s: %w", name, err)
+			// Engine errors normally name the object; when one does not, say it.
+			if d := detailOf(args, kwargs); k != pure && d != "" && !strings.Contains(err.Error(), d) {
+				err = fmt.Errorf("%s %s: %w", name, d, err)
+			} else {
+				err = fmt.Errorf("%s: %w", name, err)
+			}
 		}
 		if err != nil {
 			err = suggestKeyword(err, params)

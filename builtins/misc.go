@@ -41,8 +41,36 @@ func miscBuiltins() []Builtin {
 		"time":              {"time.time(year=0, month=1, day=1, hour=0, minute=0, second=0, nanosecond=0, location=\"\")", "a time from its parts"},
 		"is_valid_timezone": {"time.is_valid_timezone(loc)", "whether loc names a time zone"},
 	})...)
-	out = append(out, libModule(starmath.Module, "floating-point math (go.starlark.net/lib/math)", nil)...)
+	out = append(out, libModule(starmath.Module, "floating-point math (go.starlark.net/lib/math)", mathSigs())...)
 	return out
+}
+
+// mathSigs documents lib/math's members.
+func mathSigs() map[string][2]string {
+	one := map[string]string{
+		"ceil": "smallest integer >= x", "floor": "largest integer <= x", "fabs": "absolute value",
+		"round": "x rounded to the nearest integer, halves away from zero", "exp": "e**x", "sqrt": "square root",
+		"acos": "arc cosine (radians)", "asin": "arc sine (radians)", "atan": "arc tangent (radians)",
+		"cos": "cosine", "sin": "sine", "tan": "tangent", "degrees": "radians to degrees",
+		"radians": "degrees to radians", "acosh": "inverse hyperbolic cosine", "asinh": "inverse hyperbolic sine",
+		"atanh": "inverse hyperbolic tangent", "cosh": "hyperbolic cosine", "sinh": "hyperbolic sine",
+		"tanh": "hyperbolic tangent", "gamma": "the Gamma function",
+	}
+	sigs := map[string][2]string{
+		"copysign":  {"math.copysign(x, y)", "x with the sign of y"},
+		"mod":       {"math.mod(x, y)", "floating-point remainder of x/y, with the sign of x"},
+		"pow":       {"math.pow(x, y)", "x**y"},
+		"remainder": {"math.remainder(x, y)", "IEEE 754 remainder of x/y"},
+		"atan2":     {"math.atan2(y, x)", "arc tangent of y/x, using the signs of both (radians)"},
+		"hypot":     {"math.hypot(x, y)", "sqrt(x*x + y*y)"},
+		"log":       {"math.log(x, base=e)", "logarithm of x in base"},
+		"e":         {"math.e", "the constant e"},
+		"pi":        {"math.pi", "the constant pi"},
+	}
+	for n, d := range one {
+		sigs[n] = [2]string{"math." + n + "(x)", d}
+	}
+	return sigs
 }
 
 // libModule lists a go.starlark.net module and its members; sigs gives each
@@ -59,7 +87,7 @@ func libModule(m *starlarkstruct.Module, doc string, sigs map[string][2]string) 
 		full := m.Name + "." + n
 		sig, d := full, fmt.Sprintf("constant %s", v.String())
 		if _, ok := v.(starlark.Callable); ok {
-			sig, d = full+"(x)", fmt.Sprintf("%s.%s of the go.starlark.net %s module", m.Name, n, m.Name)
+			sig, d = full+"(...)", fmt.Sprintf("see go.starlark.net/lib/%s", m.Name)
 		}
 		if s, ok := sigs[n]; ok {
 			sig, d = s[0], s[1]

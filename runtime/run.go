@@ -52,6 +52,8 @@ type Options struct {
 	Now    func() time.Time            // default: time.Now
 
 	Reader FileReader // default: a LocalReader confined to the recipe root
+
+	extra starlark.StringDict // more predeclared names, for this package's tests
 }
 
 // RunError is a run that failed after it started; it has been rolled back.
@@ -239,7 +241,7 @@ func Check(ctx context.Context, recipes ...string) error {
 // Run runs a recipe as a transaction; see the package comment. The caller
 // cancels ctx on SIGINT/SIGTERM, with ErrInterrupted as its cause.
 func Run(ctx context.Context, o Options) error {
-	prog, pre, err := prepare(ctx, o.Recipe, o.Reader, nil)
+	prog, pre, err := prepare(ctx, o.Recipe, o.Reader, o.extra)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,181 @@
+package runtime
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/go-multierror"
+	"go.starlark.net/starlark"
+
+	"github.com/bottle-sh/bottle/builtins"
+)
+
+func TestRollbackRunsEveryUndoInReverse(t *testing.T) {
+	var order []string
+	j := &undoJournal{}
+	step := func(name string, err error) {
+		j.Record(name, func(ctx context.Context) error {
+			order = append(order, name)
+			if _, ok := ctx.Deadline(); !ok {
+				t.Errorf("%s: undo context has no deadline", name)
+			}
+			if ctx.Err() != nil {
+				t.Errorf("%s: undo context already done", name)
+			}
+			return err
+		})
+	}
+	step("first", nil)
+	step("fails", errors.New("disk on fire"))
+	j.Record("panics", func(context.Context) error { order = append(order, "panics"); panic("oops") })
+	j.Record("hangs", func(context.Context) error { order = append(order, "hangs"); select {} })
+	step("last", nil)
+
+	var stderr bytes.Buffer
+	err := j.rollback(50*time.Millisecond, &progress{stderr: &stderr, stdout: &stderr})
+	if got, want := strings.Join(order, " "), "last hangs panics fails first"; got != want {
+		t.Errorf("undo order %q; want %q", got, want)
+	}
+	var me *multierror.Error
+	if !errors.As(err, &me) || len(me.Errors) != 3 {
+		t.Fatalf("rollback error %v; want the 3 failures", err)
+	}
+	for _, want := range []string{"undo hangs: gave up after 50ms", "undo panics: panic: oops", "undo fails: disk on fire"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("rollback error lacks %q:\n%v", want, err)
+		}
+	}
+	if j.Len() != 0 {
+		t.Errorf("journal keeps %d steps after the rollback", j.Len())
+	}
+}
+
+// blockBuiltin waits for the run's context, as engine builtins do.
+var blockBuiltin = starlark.NewBuiltin("block", func(thread *starlark.Thread, _ *starlark.Builtin, _ starlark.Tuple, _ []starlark.Tuple) (starlark.Value, error) {
+	env := builtins.EnvOf(thread)
+	env.Journal.Record("unblock", func(context.Context) error { return nil })
+	<-env.Ctx.Done()
+	return nil, context.Cause(env.Ctx)
+})
+
+func writeRecipe(t *testing.T, files map[string]string) string {
+	dir := t.TempDir()
+	for name, src := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestCancellationReachesBlockedBuiltin(t *testing.T) {
+	dir := writeRecipe(t, map[string]string{"r.star": "block()\n"})
+	extra := starlark.StringDict{"block": blockBuiltin}
+
+	// --timeout: exit 1, rolled back.
+	var stderr bytes.Buffer
+	err := Run(context.Background(), Options{Recipe: filepath.Join(dir, "r.star"), Timeout: 100 * time.Millisecond, Stderr: &stderr, extra: extra})
+	var re *RunError
+	if !errors.As(err, &re) || re.Interrupted || ExitCode(err) != 1 || re.Undone != 1 {
+		t.Fatalf("timeout: %#v (exit %d); want a rolled-back RunError, exit 1", err, ExitCode(err))
+	}
+	if !strings.Contains(re.Backtrace, "timed out after 100ms (--timeout)") {
+		t.Errorf("timeout backtrace:\n%s", re.Backtrace)
+	}
+
+	// A signal: exit 130.
+	ctx, cancel := context.WithCancelCause(context.Background())
+	time.AfterFunc(50*time.Millisecond, func() { cancel(fmt.Errorf("%w by SIGINT", ErrInterrupted)) })
+	err = Run(ctx, Options{Recipe: filepath.Join(dir, "r.star"), Stderr: &stderr, extra: extra})
+	if ExitCode(err) != 130 {
+		t.Fatalf("interrupted run: %v, exit %d; want 130", err, ExitCode(err))
+	}
+	if !strings.Contains(stderr.String(), "rolling back 1 step(s): interrupted by SIGINT") {
+		t.Errorf("stderr:\n%s", stderr.String())
+	}
+}
+
+func TestParseArgs(t *testing.T) {
+	got, err := ParseArgs([]string{"name=x", "msg=a=b", "empty="})
+	if err != nil || got["name"] != "x" || got["msg"] != "a=b" || got["empty"] != "" {
+		t.Errorf("ParseArgs = %v, %v", got, err)
+	}
+	for _, bad := range []string{"noequals", "=v", "1a=b", "a-b=c", "a b=c"} {
+		if _, err := ParseArgs([]string{bad}); ExitCode(err) != 2 {
+			t.Errorf("ParseArgs(%q) = %v; want a usage error", bad, err)
+		}
+	}
+}
+
+func TestStateRootPrecedence(t *testing.T) {
+	env := map[string]string{"BOTTLE_STATE_DIR": "/b", "XDG_STATE_HOME": "/x", "HOME": "/h"}
+	get := func(k string) string { return env[k] }
+	for _, tc := range []struct{ flag, drop, want string }{
+		{"/f", "", "/f"},
+		{"", "", "/b"},
+		{"", "BOTTLE_STATE_DIR", "/x/bottle"},
+		{"", "XDG_STATE_HOME", "/h/.local/state/bottle"},
+	} {
+		delete(env, tc.drop)
+		got, err := StateRoot(tc.flag, get)
+		if err != nil || got != tc.want {
+			t.Errorf("StateRoot(%q) without %s = %q, %v; want %q", tc.flag, tc.drop, got, err, tc.want)
+		}
+	}
+	rel, _ := StateRoot("rel/dir", get)
+	if !filepath.IsAbs(rel) {
+		t.Errorf("StateRoot(rel/dir) = %q; want an absolute path", rel)
+	}
+}
+
+// A recipe root reached through a symlink is fine; what is confined is the
+// real location of each loaded file.
+func TestRootBehindSymlink(t *testing.T) {
+	dir := writeRecipe(t, map[string]string{
+		"real/r.star":     "load(\"lib/a.star\", \"a\")\nload(\"//lib/a.star\", b = \"a\")\n",
+		"real/lib/a.star": "a = 1\n",
+	})
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(filepath.Join(dir, "real"), link); err != nil {
+		t.Skip(err)
+	}
+	if err := Check(context.Background(), filepath.Join(link, "r.star")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// BenchmarkBuiltinCall measures one builtin call through the interpreter and
+// the registry's wrapper: a recipe calls a builtin b.N times in one run.
+// getenv is pure; on_failure is an effect (progress event, journal record).
+func BenchmarkBuiltinCall(b *testing.B) {
+	for _, tc := range []struct{ name, call string }{
+		{"pure", "getenv(\"BOTTLE_BENCH\")"},
+		{"effect", "on_failure(f)"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			dir := b.TempDir()
+			recipe := filepath.Join(dir, "r.star")
+			src := "def f():\n    pass\nfor i in range(int(args[\"n\"])):\n    " + tc.call + "\n"
+			os.WriteFile(recipe, []byte(src), 0o644)
+			b.ResetTimer()
+			err := Run(context.Background(), Options{
+				Recipe:   recipe,
+				Args:     map[string]string{"n": fmt.Sprint(b.N)},
+				MaxSteps: 1 << 62,
+				Getenv:   func(string) (string, bool) { return "", false },
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+		})
+	}
+}

@@ -32,7 +32,8 @@ stderr; log() and print() go to stdout.
 
 If the recipe fails (an error, fail(), SIGINT/SIGTERM, --timeout, the step
 limit), every step it made is undone in reverse order, all of them even when
-one fails, and every undo failure is reported. On success nothing is undone.
+one fails, each bounded by 60s, and every undo failure is reported. A second
+interrupt during the rollback is ignored. On success nothing is undone.
 
 load() paths are relative to the loading file, or //path from the directory
 of RECIPE; nothing outside that directory can be loaded.

@@ -6,7 +6,8 @@
 //
 // A recipe is a Starlark file. Its directory is the recipe root. The recipe and
 // every file it loads are parsed and resolved with the same FileOptions
-// (see [FileOptions], which says why each option is on or off).
+// (see [FileOptions], which says why each option is on or off: set, while,
+// top-level if/for and global reassignment are allowed; recursion is not).
 //
 // load() accepts two forms of path and nothing else:
 //

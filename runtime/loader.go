@@ -130,12 +130,13 @@ type program struct {
 	display func(string) string
 	main    *module
 	names   []string // predeclared and universal, for "did you mean"
+	opts    *syntax.FileOptions
 }
 
 // compile parses and resolves the recipe at path and, transitively, every
 // file it loads, and checks the load graph. It runs nothing.
 func compile(ctx context.Context, reader FileReader, recipe string, pre starlark.StringDict, display func(string) string) (*program, error) {
-	p := &program{reader: reader, isPre: pre.Has, modules: map[string]*module{}, display: display}
+	p := &program{reader: reader, isPre: pre.Has, modules: map[string]*module{}, display: display, opts: FileOptions()}
 	p.names = append(pre.Keys(), universe()...)
 	var errs []error
 	main, err := p.parse(ctx, recipe)
@@ -208,7 +209,7 @@ func (p *program) parse(ctx context.Context, path string) (*module, error) {
 		return nil, err
 	}
 	m := &module{path: path, display: p.display(path)}
-	f, prog, err := starlark.SourceProgramOptions(FileOptions, m.display, src, p.isPre)
+	f, prog, err := starlark.SourceProgramOptions(p.opts, m.display, src, p.isPre)
 	if f == nil {
 		return nil, err // a syntax error: there is nothing to walk
 	}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"time"
@@ -276,10 +277,10 @@ func Run(ctx context.Context, o Options) error {
 		Print: func(_ *starlark.Thread, msg string) { p.Log(msg) },
 		Load:  s.load,
 	}
-	max := o.MaxSteps
-	thread.SetMaxExecutionSteps(max)
+	limit := o.MaxSteps
+	thread.SetMaxExecutionSteps(limit)
 	thread.OnMaxSteps = func(t *starlark.Thread) {
-		t.Cancel(fmt.Sprintf("step limit of %d reached (a runaway loop?); raise it with --max-steps", max))
+		t.Cancel(fmt.Sprintf("step limit of %d reached (a runaway loop?); raise it with --max-steps", limit))
 	}
 	builtins.SetEnv(thread, &builtins.Env{
 		Ctx:       ctx,
@@ -304,7 +305,7 @@ func Run(ctx context.Context, o Options) error {
 	defer stop()
 
 	s.stack = []*module{prog.main}
-	_, err = prog.main.prog.Init(thread, pre)
+	err = execute(thread, prog.main.prog, pre)
 	if err == nil {
 		return nil // the journal is dropped: what was made stays
 	}
@@ -323,6 +324,18 @@ func Run(ctx context.Context, o Options) error {
 		re.Undo = journal.rollback(o.UndoTimeout, p)
 	}
 	return re
+}
+
+// execute runs the recipe's top level. A panic in a builtin is a bug, but
+// what the run made must still be rolled back, so it becomes an error.
+func execute(thread *starlark.Thread, prog *starlark.Program, pre starlark.StringDict) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("internal error (a bug in bottle, please report it): panic: %v\n%s", r, debug.Stack())
+		}
+	}()
+	_, err = prog.Init(thread, pre)
+	return err
 }
 
 func setDefaults(o *Options) {

@@ -179,3 +179,22 @@ func BenchmarkBuiltinCall(b *testing.B) {
 		})
 	}
 }
+
+// A panicking builtin is a bug, but the run is still rolled back.
+func TestPanicIsRolledBack(t *testing.T) {
+	dir := writeRecipe(t, map[string]string{"r.star": "record()\nboom()\n"})
+	undone := false
+	extra := starlark.StringDict{
+		"record": starlark.NewBuiltin("record", func(thread *starlark.Thread, _ *starlark.Builtin, _ starlark.Tuple, _ []starlark.Tuple) (starlark.Value, error) {
+			builtins.EnvOf(thread).Journal.Record("flag", func(context.Context) error { undone = true; return nil })
+			return starlark.None, nil
+		}),
+		"boom": starlark.NewBuiltin("boom", func(*starlark.Thread, *starlark.Builtin, starlark.Tuple, []starlark.Tuple) (starlark.Value, error) {
+			panic("kaboom")
+		}),
+	}
+	err := Run(context.Background(), Options{Recipe: filepath.Join(dir, "r.star"), extra: extra})
+	if ExitCode(err) != 1 || !strings.Contains(err.Error(), "panic: kaboom") || !undone {
+		t.Fatalf("Run = %v (exit %d), undone=%v; want a rolled-back failure naming the panic", err, ExitCode(err), undone)
+	}
+}

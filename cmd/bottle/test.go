@@ -32,7 +32,7 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 	update := fs.Bool("update", false, "rewrite the expected output in the scripts when a cmp fails")
 	work := fs.Bool("work", false, "keep each script's work directory (its path is printed)")
 	verbose := fs.Bool("v", false, "print every script's log, not only the failures'")
-	recipes := fs.String("recipes", "", "export `DIR` to scripts as $RECIPES")
+	recipes := fs.String("recipes", "", "export `DIR` to scripts as $RECIPES (default: a recipes/ next to the suite's testdata/, if any)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: bottle test [flags] PATH...
 
@@ -78,8 +78,10 @@ Exit codes: 0 all passed, 1 a script failed, 2 usage error.
 			dir, files = filepath.Dir(path), []string{path}
 		}
 		opts := []bottletest.Option{bottletest.Binary(self), bottletest.Update(*update)}
-		if *recipes != "" {
-			opts = append(opts, bottletest.Recipes(*recipes))
+		if r := *recipes; r != "" {
+			opts = append(opts, bottletest.Recipes(r))
+		} else if r := filepath.Join(filepath.Dir(filepath.Dir(dir)), "recipes"); isDir(r) {
+			opts = append(opts, bottletest.Recipes(r))
 		}
 		if *work {
 			keep, err := os.MkdirTemp("", "bottle-test-work")
@@ -102,6 +104,11 @@ Exit codes: 0 all passed, 1 a script failed, 2 usage error.
 	}
 	fmt.Fprintln(stdout, "PASS")
 	return exitOK
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
 
 // suiteT runs testscript outside `go test`: a sequential testscript.T.

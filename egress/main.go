@@ -126,6 +126,7 @@ and exits 0. Access log: one JSON line per request on stdout; status lines
 		fmt.Fprintf(stderr, "bottle egress: %v\n", err)
 		return exitFailed
 	}
+	fmt.Fprintf(stderr, "egress: listening on %s\n", ln.Addr())
 	served := make(chan error, 1)
 	go func() { served <- p.Serve(ln) }()
 	for {

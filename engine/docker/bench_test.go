@@ -140,12 +140,16 @@ func TestEngineBench(t *testing.T) {
 		hupCLI = append(hupCLI, timed(func() {
 			since := time.Now()
 			run("docker", "kill", "-s", "HUP", ctr)
-			for {
-				out, _ := exec.Command("docker", "logs", "--since", since.Format(time.RFC3339Nano), ctr).CombinedOutput()
+			for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+				out, err := exec.Command("docker", "logs", "--since", since.Format(time.RFC3339Nano), ctr).CombinedOutput()
+				if err != nil {
+					t.Fatalf("docker logs %s: %v: %s", ctr, err, out)
+				}
 				if re.Match(out) {
 					return
 				}
 			}
+			t.Fatalf("docker logs %s: no SIGHUP line within 10s", ctr)
 		}))
 	}
 	report("SIGHUP -> log line seen", hup, hupCLI, "Signal + WaitLog", "docker kill + docker logs poll")

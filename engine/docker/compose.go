@@ -15,28 +15,66 @@ import (
 	"github.com/bottle-sh/bottle/engine"
 )
 
+// composeProbe is one detection of the compose command, run in the
+// background from New so that the ~0.5 s a Python docker-compose takes to say
+// its version overlaps the recipe's first steps instead of delaying compose_up.
+type composeProbe struct {
+	done chan struct{}
+	cmd  []string
+	err  error
+}
+
+// startProbe begins detecting compose; the caller holds composeMu.
+func (e *Engine) startProbe() *composeProbe {
+	p := &composeProbe{done: make(chan struct{})}
+	e.probe = p
+	go func() {
+		defer close(p.done)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		p.cmd, p.err = detectCompose(ctx)
+	}()
+	return p
+}
+
 // Compose returns the compose command this engine runs: ["docker", "compose"]
 // (the v2 plugin) when `docker compose version` works, else ["docker-compose"]
-// (v1). The answer is cached; a failed detection is retried on the next call.
+// (v1) when `docker-compose version` does. The answer is kept; a failed
+// detection is tried again on the next call.
 func (e *Engine) Compose(ctx context.Context) ([]string, error) {
 	e.composeMu.Lock()
-	defer e.composeMu.Unlock()
-	if e.compose != nil {
-		return e.compose, nil
+	p := e.probe
+	if p == nil {
+		p = e.startProbe()
 	}
+	e.composeMu.Unlock()
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("compose: detect: %w", ctx.Err())
+	}
+	if p.err != nil {
+		e.composeMu.Lock()
+		if e.probe == p {
+			e.probe = nil
+		}
+		e.composeMu.Unlock()
+	}
+	return p.cmd, p.err
+}
+
+func detectCompose(ctx context.Context) ([]string, error) {
 	var tried []string
 	for _, cand := range [][]string{{"docker", "compose"}, {"docker-compose"}} {
 		if _, err := exec.LookPath(cand[0]); err != nil {
 			tried = append(tried, fmt.Sprintf("`%s`: %s not on PATH", strings.Join(cand, " "), cand[0]))
 			continue
 		}
-		cmd := exec.CommandContext(ctx, cand[0], append(cand[1:], "version")...)
-		out, err := cmd.CombinedOutput()
+		out, err := exec.CommandContext(ctx, cand[0], append(cand[1:], "version")...).CombinedOutput()
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("compose: detect: %w", ctx.Err())
+			return nil, fmt.Errorf("compose: detect: `%s version`: %w", strings.Join(cand, " "), ctx.Err())
 		}
 		if err == nil {
-			e.compose = cand
 			return cand, nil
 		}
 		tried = append(tried, fmt.Sprintf("`%s version`: %v %s", strings.Join(cand, " "), err, firstLine(out)))

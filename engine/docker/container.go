@@ -79,11 +79,11 @@ func (e *Engine) Exec(ctx context.Context, ctr string, cmd []string) (engine.Exe
 			return engine.ExecResult{}, fail(step+" in", ctr, fmt.Errorf("read output: %w", err))
 		}
 	}
-	ins, err := e.api.ExecInspect(ctx, created.ID, client.ExecInspectOptions{})
+	code, err := e.execExitCode(ctx, created.ID)
 	if err != nil {
 		return engine.ExecResult{}, fail(step+" in", ctr, err)
 	}
-	return engine.ExecResult{Code: ins.ExitCode, Stdout: stdout.String(), Stderr: stderr.String()}, nil
+	return engine.ExecResult{Code: code, Stdout: stdout.String(), Stderr: stderr.String()}, nil
 }
 
 // ExecInteractive runs cmd in the container wired to io. The caller puts the
@@ -125,7 +125,11 @@ func (e *Engine) ExecInteractive(ctx context.Context, ctr string, cmd []string, 
 	if eio.Stdin != nil {
 		go func() {
 			_, _ = io.Copy(att.Conn, eio.Stdin)
-			_ = att.CloseWrite()
+			if !eio.TTY {
+				// Without a TTY, end of input is EOF for the command. With one,
+				// the daemon would end the whole session: ^D is a byte instead.
+				_ = att.CloseWrite()
+			}
 		}()
 	}
 	stdout, stderr := eio.Stdout, eio.Stderr
@@ -154,11 +158,30 @@ func (e *Engine) ExecInteractive(ctx context.Context, ctr string, cmd []string, 
 			return 0, fail(step+" in", ctr, err)
 		}
 	}
-	ins, err := e.api.ExecInspect(ctx, created.ID, client.ExecInspectOptions{})
+	code, err := e.execExitCode(ctx, created.ID)
 	if err != nil {
 		return 0, fail(step+" in", ctr, err)
 	}
-	return ins.ExitCode, nil
+	return code, nil
+}
+
+// execExitCode waits for the exec to be reported finished: its output stream
+// can end a moment before the daemon records the exit code.
+func (e *Engine) execExitCode(ctx context.Context, id string) (int, error) {
+	for delay := time.Millisecond; ; delay = min(2*delay, 100*time.Millisecond) {
+		ins, err := e.api.ExecInspect(ctx, id, client.ExecInspectOptions{})
+		if err != nil {
+			return 0, err
+		}
+		if !ins.Running {
+			return ins.ExitCode, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(delay):
+		}
+	}
 }
 
 // CopyFrom reads one regular file out of the container through the archive

@@ -258,3 +258,29 @@ func TestUnknownObjects(t *testing.T) {
 		}
 	}
 }
+
+func TestExecInteractive(t *testing.T) {
+	e := needDocker(t)
+	ctx := ctxT(t)
+	ctr := runContainer(t, e, "attach", []string{"serve"})
+
+	// Without a TTY: stdin reaches the command, stdout and stderr stay apart.
+	var out, errb strings.Builder
+	code, err := e.ExecInteractive(ctx, ctr, []string{"/reader", "cat", "/dev/stdin"}, engine.ExecIO{
+		Stdin: strings.NewReader("typed at the terminal\n"), Stdout: &out, Stderr: &errb,
+	})
+	if err != nil || code != 0 || out.String() != "typed at the terminal\n" {
+		t.Errorf("no TTY: code %d, out %q, err %v (stderr %q)", code, out.String(), err, errb.String())
+	}
+
+	// With a TTY: one stream; the exit code comes back.
+	out.Reset()
+	resize := make(chan [2]uint, 1)
+	resize <- [2]uint{40, 120}
+	code, err = e.ExecInteractive(ctx, ctr, []string{"/reader", "exit", "4"}, engine.ExecIO{
+		Stdin: strings.NewReader(""), Stdout: &out, TTY: true, Resize: resize,
+	})
+	if err != nil || code != 4 || !strings.Contains(out.String(), "out") || !strings.Contains(out.String(), "err") {
+		t.Errorf("TTY: code %d, out %q, err %v", code, out.String(), err)
+	}
+}

@@ -28,6 +28,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
@@ -40,10 +41,14 @@ type Engine struct {
 	api *client.Client
 
 	composeMu sync.Mutex
-	compose   []string // ["docker", "compose"] or ["docker-compose"], once found
+	probe     *composeProbe // the compose detection, started by New
 }
 
 var _ engine.Engine = (*Engine)(nil)
+
+// pingTimeout bounds the first contact, so a daemon that accepts the
+// connection but never answers fails New instead of hanging the run.
+const pingTimeout = 15 * time.Second
 
 // New connects to the daemon named by the environment (DOCKER_HOST, else the
 // default socket), negotiates the API version, and fails with advice when the
@@ -53,12 +58,18 @@ func New(ctx context.Context) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docker: configure client from the environment: %w", err)
 	}
-	if _, err := api.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	if _, err := api.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		api.Close()
 		return nil, fmt.Errorf("docker: no daemon answers at %s (%v); start dockerd (or Docker Desktop), "+
 			"or point DOCKER_HOST at a running daemon, and check that you may use its socket", hostName(api), err)
 	}
-	return &Engine{api: api}, nil
+	e := &Engine{api: api}
+	e.composeMu.Lock()
+	e.startProbe()
+	e.composeMu.Unlock()
+	return e, nil
 }
 
 // Close releases the client's connections.

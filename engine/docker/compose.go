@@ -3,6 +3,7 @@ package docker
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -32,7 +33,7 @@ func (e *Engine) startProbe() *composeProbe {
 		defer close(p.done)
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		p.cmd, p.err = detectCompose(ctx)
+		p.cmd, p.err = cachedDetectCompose(ctx)
 	}()
 	return p
 }
@@ -61,6 +62,58 @@ func (e *Engine) Compose(ctx context.Context) ([]string, error) {
 		e.composeMu.Unlock()
 	}
 	return p.cmd, p.err
+}
+
+// cachedDetectCompose is detectCompose behind a small file cache in the user's
+// cache directory, keyed by PATH and the size and mtime of every place a
+// compose binary or plugin can be: a docker-compose v1 spends ~0.5 s starting
+// Python to print its version, which would otherwise be paid on every run.
+func cachedDetectCompose(ctx context.Context) ([]string, error) {
+	key := composeCacheKey()
+	file := ""
+	if dir, err := os.UserCacheDir(); err == nil {
+		file = filepath.Join(dir, "bottle", "compose-detect.json")
+		var c struct {
+			Key string
+			Cmd []string
+		}
+		if b, err := os.ReadFile(file); err == nil && json.Unmarshal(b, &c) == nil && c.Key == key && len(c.Cmd) > 0 {
+			return c.Cmd, nil
+		}
+	}
+	cmd, err := detectCompose(ctx)
+	if err == nil && file != "" {
+		b, _ := json.Marshal(map[string]any{"Key": key, "Cmd": cmd})
+		if os.MkdirAll(filepath.Dir(file), 0o700) == nil {
+			_ = os.WriteFile(file, b, 0o600)
+		}
+	}
+	return cmd, err
+}
+
+func composeCacheKey() string {
+	var b strings.Builder
+	b.WriteString(os.Getenv("PATH") + "\n" + os.Getenv("DOCKER_CONFIG") + "\n")
+	cfg := os.Getenv("DOCKER_CONFIG")
+	if cfg == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			cfg = filepath.Join(home, ".docker")
+		}
+	}
+	places := []string{filepath.Join(cfg, "cli-plugins", "docker-compose"),
+		"/usr/local/lib/docker/cli-plugins/docker-compose", "/usr/local/libexec/docker/cli-plugins/docker-compose",
+		"/usr/lib/docker/cli-plugins/docker-compose", "/usr/libexec/docker/cli-plugins/docker-compose"}
+	for _, bin := range []string{"docker", "docker-compose"} {
+		if p, err := exec.LookPath(bin); err == nil {
+			places = append(places, p)
+		}
+	}
+	for _, p := range places {
+		if fi, err := os.Stat(p); err == nil {
+			fmt.Fprintf(&b, "%s %d %d\n", p, fi.Size(), fi.ModTime().UnixNano())
+		}
+	}
+	return b.String()
 }
 
 func detectCompose(ctx context.Context) ([]string, error) {

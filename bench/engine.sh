@@ -16,7 +16,8 @@ go test ./engine/docker -run '^TestEngineBench$' -count=1 -v -timeout 30m | grep
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-CGO_ENABLED=0 go build -o "$tmp/bottle" ./cmd/bottle
+# BOTTLE_BENCH_BINARY: a bottle to use instead of building the working tree.
+if [ -n "${BOTTLE_BENCH_BINARY:-}" ]; then cp "$BOTTLE_BENCH_BINARY" "$tmp/bottle"; else CGO_ENABLED=0 go build -o "$tmp/bottle" ./cmd/bottle; fi
 if docker compose version >/dev/null 2>&1; then compose=(docker compose); else compose=(docker-compose); fi
 export BOTTLE_STATE_DIR="$tmp/state"
 spec='{"services": {s: {"image": "bottle-enginetest:latest", "command": ["serve", "--name", s]} for s in ["agent", "egress"]}}'
@@ -35,9 +36,9 @@ ms() { echo $(( ($2 - $1) / 1000000 )); }
 ours=() theirs=()
 for i in $(seq 1 "$rounds"); do
 	a=bt-bench-run-a$i b=bt-bench-run-b$i
-	t0=$(date +%s%N); "$tmp/bottle" run "$tmp/up.star" slug=$a 2>/dev/null; t1=$(date +%s%N)
-	"${compose[@]}" -p $b -f "$tmp/cli.yml" up -d 2>/dev/null; t2=$(date +%s%N)
-	ours+=("$(ms $t0 $t1)") theirs+=("$(ms $t1 $t2)")
+	ours_up() { local t0 t1; t0=$(date +%s%N); "$tmp/bottle" run "$tmp/up.star" slug=$a 2>/dev/null; t1=$(date +%s%N); ours+=("$(ms $t0 $t1)"); }
+	cli_up() { local t0 t1; t0=$(date +%s%N); "${compose[@]}" -p $b -f "$tmp/cli.yml" up -d 2>/dev/null; t1=$(date +%s%N); theirs+=("$(ms $t0 $t1)"); }
+	if (( i % 2 )); then ours_up; cli_up; else cli_up; ours_up; fi
 	"$tmp/bottle" run "$tmp/down.star" slug=$a 2>/dev/null
 	"${compose[@]}" -p $b -f "$tmp/cli.yml" down 2>/dev/null
 done

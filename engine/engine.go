@@ -37,7 +37,7 @@ var ErrNotFound = errors.New("not found")
 type NetworkSpec struct {
 	Name     string
 	Internal bool              // no route to the outside world
-	Subnet   string            // CIDR; "" lets the daemon pick from its pools
+	Subnet   string            // CIDR; "" picks a free /24 from $BOTTLE_SUBNET_POOL (default 10.213.0.0/16)
 	Labels   map[string]string // InstanceLabel is expected among them
 }
 

@@ -247,7 +247,12 @@ func (e *Engine) runCompose(ctx context.Context, step, project, dir, file string
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
+	start := time.Now()
+	err = cmd.Run()
+	if e.onCompose != nil {
+		e.onCompose(args, time.Since(start))
+	}
+	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("%s %s: %s %s: %w", step, project, strings.Join(base, " "), strings.Join(args, " "), ctx.Err())
 		}

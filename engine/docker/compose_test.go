@@ -123,3 +123,33 @@ func TestComposeRejectsSpec(t *testing.T) {
 	}
 	t.Cleanup(func() { e.ComposeDown(ctx, project, t.TempDir(), "") })
 }
+
+// With its spec file gone compose cannot run `down`; the project's
+// containers and networks are removed through the API by label instead.
+func TestComposeDownWithoutSpec(t *testing.T) {
+	e := needDocker(t)
+	ctx := ctxT(t)
+	project := testRun + "-nospec"
+	dir := t.TempDir()
+	spec := "services:\n  solo:\n    image: " + testImage + "\n    command: [serve, --name, solo]\n"
+	if _, err := e.ComposeUp(ctx, engine.ComposeProject{Project: project, Dir: dir, YAML: []byte(spec)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(dir, "docker-compose.yml")); err != nil {
+		t.Fatal(err)
+	}
+	logs := filepath.Join(dir, "compose.log")
+	if err := e.ComposeDown(ctx, project, dir, logs); err != nil {
+		t.Fatal(err)
+	}
+	sel := map[string]string{engine.ComposeProjectLabel: project}
+	if c, _ := e.Containers(ctx, sel); len(c) != 0 {
+		t.Errorf("containers left: %+v", c)
+	}
+	if n, _ := e.Networks(ctx, sel); len(n) != 0 {
+		t.Errorf("networks left: %+v", n)
+	}
+	if b, _ := os.ReadFile(logs); !strings.Contains(string(b), "solo | ") {
+		t.Errorf("logs: %q", b)
+	}
+}

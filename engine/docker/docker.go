@@ -42,6 +42,9 @@ type Engine struct {
 
 	composeMu sync.Mutex
 	probe     *composeProbe // the compose detection, started by New
+
+	// onCompose, when set (benchmarks), learns how long each compose process ran.
+	onCompose func(args []string, took time.Duration)
 }
 
 var _ engine.Engine = (*Engine)(nil)

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -42,7 +41,7 @@ type Proxy struct {
 	cfg       Config
 	routes    atomic.Pointer[Routes]
 	reloadMu  sync.Mutex
-	transport *http.Transport
+	tlsClient *tls.Config // to real hosts; cloned per connection for ServerName
 	tlsServer *tls.Config
 	access    *accessLog
 
@@ -91,17 +90,10 @@ func New(cfg Config) (*Proxy, error) {
 		conns:     map[*clientConn]struct{}{},
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
-	p.transport = &http.Transport{
-		DialContext:         cfg.Dial,
-		TLSClientConfig:     &tls.Config{RootCAs: cfg.RootCAs},
-		TLSHandshakeTimeout: handshakeTimeout,
-		MaxIdleConns:        512,
-		MaxIdleConnsPerHost: 128,
-		IdleConnTimeout:     90 * time.Second,
-		DisableCompression:  true, // pass bodies through as they are
-	}
-	if cfg.Upstream != nil {
-		p.transport.Proxy = http.ProxyURL(cfg.Upstream)
+	p.tlsClient = &tls.Config{
+		RootCAs:            cfg.RootCAs,
+		NextProtos:         []string{"http/1.1"},
+		ClientSessionCache: tls.NewLRUClientSessionCache(256),
 	}
 	if cfg.CA != nil {
 		p.tlsServer = &tls.Config{
@@ -223,13 +215,11 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 		p.closeConns(false)
 		select {
 		case <-done:
-			p.transport.CloseIdleConnections()
 			return nil
 		case <-ctx.Done():
 			p.cancel()
 			p.closeConns(true)
 			<-done
-			p.transport.CloseIdleConnections()
 			return ctx.Err()
 		case <-tick.C:
 		}
@@ -260,6 +250,7 @@ func (p *Proxy) closeConns(all bool) {
 	for cc := range p.conns {
 		if all || cc.idle.Load() {
 			cc.raw.Close()
+			cc.closeUpstream()
 		}
 	}
 }
@@ -269,6 +260,23 @@ type clientConn struct {
 	raw    net.Conn
 	client string
 	idle   atomic.Bool // waiting for the next request: Shutdown may close it
+
+	mu sync.Mutex
+	up net.Conn // the pinned upstream connection, closed with the client's
+}
+
+func (cc *clientConn) setUpstream(c net.Conn) {
+	cc.mu.Lock()
+	cc.up = c
+	cc.mu.Unlock()
+}
+
+func (cc *clientConn) closeUpstream() {
+	cc.mu.Lock()
+	if cc.up != nil {
+		cc.up.Close()
+	}
+	cc.mu.Unlock()
 }
 
 // interceptConn is the client side of an intercepted CONNECT, before TLS:

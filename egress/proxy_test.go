@@ -20,6 +20,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -517,4 +518,42 @@ func waitFor(t testing.TB, cond func() bool) {
 		}
 	}
 	t.Fatal("timed out waiting")
+}
+
+// The upstream closes a kept-alive connection while it is idle: the next
+// request, even one with a body, goes out on a fresh connection.
+func TestStaleUpstreamConnection(t *testing.T) {
+	var conns sync.Map
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		conns.Store(r.RemoteAddr, true)
+		fmt.Fprint(w, "ok")
+	}))
+	srv.Config.IdleTimeout = 100 * time.Millisecond
+	srv.Start()
+	defer srv.Close()
+	tp := startProxy(t, testRoutes)
+	tp.world.addrs["plain.example.test:80"] = srv.Listener.Addr().String()
+	c := tp.client(t)
+	for i := range 3 {
+		resp, err := c.Post("http://plain.example.test/", "text/plain", strings.NewReader("body"))
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("request %d: %v %v", i, resp, err)
+		}
+		io.ReadAll(resp.Body) // so that the client keeps its connection to the proxy
+		resp.Body.Close()
+		time.Sleep(700 * time.Millisecond)
+	}
+	n := 0
+	conns.Range(func(any, any) bool { n++; return true })
+	if n != 3 {
+		t.Errorf("%d upstream connections, want 3 (one per request after each idle close)", n)
+	}
+	clients := map[string]bool{}
+	for _, m := range regexp.MustCompile(`"client":"([^"]+)"`).FindAllStringSubmatch(tp.accessLog.String(), -1) {
+		clients[m[1]] = true
+	}
+	if len(clients) != 1 {
+		t.Errorf("the client's keep-alive connection to the proxy was not kept: %d connections", len(clients))
+	}
 }

@@ -23,6 +23,8 @@ import (
 // CONNECT target inside an intercepted TLS connection.
 func (p *Proxy) serveConn(cc *clientConn, c net.Conn, br *bufio.Reader, tgt *interceptConn) {
 	bw := bufio.NewWriterSize(c, 4<<10)
+	var up upstream
+	defer up.close()
 	for {
 		cc.idle.Store(true)
 		if p.shutting.Load() {
@@ -61,7 +63,7 @@ func (p *Proxy) serveConn(cc *clientConn, c net.Conn, br *bufio.Reader, tgt *int
 			p.refuse(bw, e, status, "malformed request: "+err.Error(), false)
 			return
 		}
-		if !p.handle(cc, c, br, bw, req, head, tgt, e) {
+		if !p.handle(cc, c, br, bw, &up, req, head, tgt, e) {
 			return
 		}
 	}
@@ -69,7 +71,7 @@ func (p *Proxy) serveConn(cc *clientConn, c net.Conn, br *bufio.Reader, tgt *int
 
 // handle answers one request and reports whether the connection may serve
 // another.
-func (p *Proxy) handle(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.Writer, req *http.Request, head rawHead, tgt *interceptConn, e *accessEntry) bool {
+func (p *Proxy) handle(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.Writer, up *upstream, req *http.Request, head rawHead, tgt *interceptConn, e *accessEntry) bool {
 	rs := p.routes.Load() // this request's routes, whatever reloads happen meanwhile
 	e.Method = req.Method
 	e.Path = req.URL.EscapedPath()
@@ -175,12 +177,17 @@ func (p *Proxy) handle(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.W
 		ProtoMajor:    1,
 		ProtoMinor:    1,
 		Header:        forwardHeader(req.Header),
-		Body:          req.Body,
+		Body:          &requestBody{r: req.Body},
 		ContentLength: req.ContentLength,
 		Host:          hostport,
 	}
 	if req.ContentLength == 0 {
 		out.Body = nil
+	} else {
+		req.Body = out.Body // drain reads what the upstream write left
+	}
+	if _, ok := out.Header["User-Agent"]; !ok {
+		out.Header["User-Agent"] = []string{""} // add none of our own
 	}
 	if route.Inject != nil {
 		out.Header.Del(route.Inject.Header) // the client's value never leaves
@@ -193,7 +200,12 @@ func (p *Proxy) handle(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.W
 			return false
 		}
 	}
-	resp, err := p.transport.RoundTrip(out.WithContext(p.ctx))
+	resp, err := p.roundTrip(cc, up, out)
+	if err == nil && resp.StatusCode == http.StatusSwitchingProtocols {
+		resp.Body.Close()
+		up.close()
+		err = errUpgrade
+	}
 	if err != nil {
 		e.Decision = "error"
 		e.Error = err.Error()
@@ -204,6 +216,7 @@ func (p *Proxy) handle(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.W
 	e.Decision = "allow"
 	e.Status = resp.StatusCode
 	closeAfter, err := writeResponse(bw, req, resp, &e.Bytes)
+	up.done(resp, err == nil)
 	if err != nil {
 		e.Error = err.Error()
 		keep = false
@@ -252,6 +265,14 @@ func drain(req *http.Request) bool {
 	n, err := io.CopyN(io.Discard, req.Body, 256<<10)
 	return err == io.EOF || (err == nil && n == 0)
 }
+
+// requestBody is the client's request body as sent upstream. Request.Write
+// closes the body it sends; this one stays readable, so drain can finish
+// it and keep the client's connection.
+type requestBody struct{ r io.Reader }
+
+func (b *requestBody) Read(p []byte) (int, error) { return b.r.Read(p) }
+func (b *requestBody) Close() error               { return nil }
 
 // forwardHeader copies h without hop-by-hop headers and without those the
 // Connection header names.

@@ -1,0 +1,67 @@
+// Package egress is the egress sidecar, `bottle egress`: an HTTP proxy that
+// is a bottle's only way out, and lets through only what routes.yaml allows.
+//
+// # Surface
+//
+//	ParseRoutes(data) (*Routes, error)    parse and validate routes.yaml; errors name line and field
+//	ReadRoutesFile(path) (*Routes, error) the same, from a file
+//	(*Routes).Match(host) *Route           exact host first, then the longest "*.suffix"
+//	(*Route).Allows(method, path) bool     the route's paths prefixes and methods
+//	(*Route).Intercepts() bool             paths, methods or inject: https must be decrypted
+//	LoadCA(dir) (*CA, error)               ca.crt/ca.key as ca_create writes them (or cert.pem/key.pem)
+//	(*CA).Leaf(host) (*tls.Certificate, error)  a cached leaf for host, minted on first use
+//	New(Config) (*Proxy, error)            load the routes; logs "egress: loaded N route(s)"
+//	(*Proxy).Serve(ln) error               serve until Shutdown
+//	(*Proxy).Reload() error                re-read the routes file; keep the old routes on any error
+//	(*Proxy).Shutdown(ctx) error           stop accepting, drain, close what is left when ctx ends
+//	(*Proxy).Routes() *Routes              the routes in force
+//	Main(args, stdout, stderr) int         the `bottle egress` command, signals included
+//
+// # What the proxy does
+//
+// An absolute-form request (GET http://host/path) is routed on the URL's
+// host, never on the Host header; a Host header that disagrees is a 400.
+// A CONNECT is routed on its target. No route, or a path or method the
+// route does not allow: 403 with a one-line body naming the host and the
+// routes file. A CONNECT to a route without paths, methods or inject is a
+// plain tunnel: the proxy never sees the bytes. A CONNECT to a route with
+// them is intercepted: the proxy answers the TLS handshake with a leaf for
+// the CONNECT target signed by the bottle's CA, and checks every request
+// inside against the routes in force when that request arrives. Upstream
+// TLS is verified against the system roots (SSL_CERT_FILE honoured) or
+// Config.RootCAs. Inject deletes the client's header and sets the value of
+// an environment variable of the sidecar; a route with inject refuses plain
+// http, which would put the secret on the wire in clear.
+//
+// Bad input gets a clear status and an access-log line with decision
+// "reject", and the proxy keeps serving: a malformed request (400), a CONNECT
+// to a non-numeric or out-of-range port (400), Content-Length together with
+// Transfer-Encoding (400: net/http would quietly drop the Content-Length, so
+// the raw head is scanned first), a head over 32 KiB (431), an IP literal
+// that no route names (403, like any host without a route), dot segments or
+// encoded slashes in a path that a paths rule checks (400).
+//
+// Reload swaps one pointer: a request reads the routes once, when it
+// starts, and finishes under them. The routes file is written in place by
+// the host, so a reload can read a partial file; the parser rejects it
+// (bad YAML, a bad route, an empty file, or a last line without its
+// newline) and the old routes keep serving.
+//
+// Access log: one JSON line per request on Config.AccessLog, with time,
+// client, method, host, path (no query string), decision (allow, deny,
+// tunnel, intercept, reject, error), route, status, bytes, duration (ms)
+// and, for failures, error. No header value is ever logged.
+//
+// # Why not goproxy
+//
+// github.com/elazarl/goproxy was the candidate for the MITM part. It is
+// written by hand here on net/http and crypto/tls because the parts that
+// matter are the parts goproxy decides for you: routing on the URL's host
+// or the CONNECT target rather than the Host header, refusing conflicting
+// Content-Length and Transfer-Encoding (which needs the raw head that a
+// net/http server never shows a handler), logging every refusal (net/http
+// answers malformed requests itself, unlogged), per-request routes snapshots
+// inside an intercepted connection, and streaming responses with a flush per
+// upstream read. Handled directly, the whole proxy is about 700 lines with no
+// dependency beyond the standard library and yaml.
+package egress

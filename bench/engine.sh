@@ -46,3 +46,15 @@ median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1
 mo=$(median "${ours[@]}") mt=$(median "${theirs[@]}")
 echo
 echo "| whole \`bottle run\` of one compose_up (2 services) | ${mo} ms (runs: ${ours[*]}) | ${compose[*]} up -d: ${mt} ms (runs: ${theirs[*]}) | $(awk "BEGIN {printf \"%+.1f%%\", 100*($mo-$mt)/$mt}") |"
+
+# The fixed cost that `bottle run` adds around compose: process start, daemon
+# ping and version negotiation, compose detection (cached), one API call.
+cat >"$tmp/noop.star" <<STAR
+containers({"dev.bottle.instance": "bt-bench-none"})
+STAR
+fixed=()
+for i in $(seq 1 $(( rounds * 3 ))); do
+	t0=$(date +%s%N); "$tmp/bottle" run "$tmp/noop.star" 2>/dev/null; t1=$(date +%s%N)
+	fixed+=("$(ms $t0 $t1)")
+done
+echo "| whole \`bottle run\` of one engine call (start, ping, 1 API call) | $(median "${fixed[@]}") ms (min $(printf '%s\n' "${fixed[@]}" | sort -n | head -1) ms) | - | - |"

@@ -11,7 +11,13 @@
 //     because daemons before API 1.44 accept duplicate network names.
 //   - ComposeUp/ComposeDown shell out to compose with -p and -f always given,
 //     and find containers by the compose labels, never by name (v1 and v2 name
-//     containers differently). ComposeDown gathers logs through the API.
+//     containers differently). Compose is detected in the background from New
+//     and the answer cached on disk. ComposeDown gathers logs through the API
+//     (faster than a second compose process) and, when compose cannot run
+//     (the spec file is gone), removes the project's objects by label.
+//   - WaitLog follows the log stream from since and reads it once more when
+//     the stream ends early (a daemon may end a follow before the last lines).
+//   - Exec and ExecInteractive wait for the daemon to record the exit code.
 //   - CopyFrom reads the container's filesystem through the archive endpoint,
 //     so it works on FROM-scratch images with no shell.
 //   - BottleImage builds a FROM-scratch image holding the running binary,

@@ -37,7 +37,7 @@
 // "reject", and the proxy keeps serving: a malformed request (400), a CONNECT
 // to a non-numeric or out-of-range port (400), Content-Length together with
 // Transfer-Encoding (400: net/http would quietly drop the Content-Length, so
-// the raw head is scanned first), a head over 32 KiB (431), an IP literal
+// the raw head is scanned first), a head over 16 KiB (431), an IP literal
 // that no route names (403, like any host without a route), dot segments or
 // encoded slashes in a path that a paths rule checks (400).
 //

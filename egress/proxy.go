@@ -61,7 +61,7 @@ const (
 	headerTimeout    = 30 * time.Second
 	idleTimeout      = 5 * time.Minute
 	handshakeTimeout = 10 * time.Second
-	maxHeaderBytes   = 32 << 10
+	maxHeaderBytes   = 16 << 10
 )
 
 // New loads the routes file and returns a proxy ready to Serve. It logs
@@ -288,6 +288,14 @@ type interceptConn struct {
 	port string
 }
 
-func (c *interceptConn) Read(b []byte) (int, error) { return c.r.Read(b) }
+func (c *interceptConn) Read(b []byte) (int, error) {
+	if c.r != nil {
+		if c.r.Buffered() > 0 {
+			return c.r.Read(b)
+		}
+		c.r = nil // what the client sent early is used up
+	}
+	return c.Conn.Read(b)
+}
 
 func newReader(c net.Conn) *bufio.Reader { return bufio.NewReaderSize(c, maxHeaderBytes) }

@@ -392,7 +392,7 @@ func TestBadInput(t *testing.T) {
 		{"IP literal", "GET http://" + ipHost + "/ HTTP/1.1\r\nHost: " + ipHost + "\r\n\r\n", "403"},
 		{"CONNECT IP literal", "CONNECT " + ipHost + " HTTP/1.1\r\n\r\n", "403"},
 		{"https absolute-form", "GET https://plain.example.test/ HTTP/1.1\r\nHost: plain.example.test\r\n\r\n", "400"},
-		{"huge head", "GET http://plain.example.test/ HTTP/1.1\r\nX: " + strings.Repeat("a", 40<<10) + "\r\n\r\n", "431"},
+		{"huge head", "GET http://plain.example.test/ HTTP/1.1\r\nX: " + strings.Repeat("a", 20<<10) + "\r\n\r\n", "431"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if line := rawRequest(t, tp, tc.req); !strings.HasPrefix(line, "HTTP/1.1 "+tc.status+" ") {

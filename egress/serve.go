@@ -361,7 +361,7 @@ func writeResponse(bw *bufio.Writer, req *http.Request, resp *http.Response, n *
 	return closeAfter, bw.Flush()
 }
 
-var copyBufs = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 
 // rawHead is what the proxy needs from the request head as the client sent
 // it, before net/http normalises it away.
@@ -371,7 +371,7 @@ type rawHead struct {
 	clAndTE        bool   // both Content-Length and Transfer-Encoding: a smuggling attempt
 }
 
-var errHeaderTooLarge = errors.New("request head larger than 32 KiB")
+var errHeaderTooLarge = fmt.Errorf("request head larger than %d KiB", maxHeaderBytes>>10)
 
 // scanHead looks at the buffered request head without consuming it.
 func scanHead(br *bufio.Reader) (rawHead, error) {
@@ -533,7 +533,16 @@ func (p *Proxy) intercept(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufi
 	if err != nil {
 		return
 	}
-	p.serveConn(cc, tc, newReader(tc), ic)
+	// The plain-side reader is free once the handshake has used what it
+	// held: reuse it for the requests inside, one buffer per connection.
+	inner := br
+	if br.Buffered() == 0 {
+		ic.r = nil
+		br.Reset(tc)
+	} else {
+		inner = newReader(tc)
+	}
+	p.serveConn(cc, tc, inner, ic)
 }
 
 // dialTunnel opens a byte stream to hostport, through the upstream proxy's

@@ -136,7 +136,7 @@ func (p *Proxy) dialUpstream(cc *clientConn, u *upstream, key string, out *http.
 		return err
 	}
 	cc.setUpstream(c)
-	*u = upstream{key: key, conn: c, raw: raw, idle: time.Now(), br: bufio.NewReaderSize(c, 8<<10), bw: bufio.NewWriterSize(c, 4<<10)}
+	*u = upstream{key: key, conn: c, raw: raw, idle: time.Now(), br: bufio.NewReaderSize(c, 4<<10), bw: bufio.NewWriterSize(c, 4<<10)}
 	return nil
 }
 

@@ -557,3 +557,19 @@ func TestStaleUpstreamConnection(t *testing.T) {
 		t.Errorf("the client's keep-alive connection to the proxy was not kept: %d connections", len(clients))
 	}
 }
+
+// BenchmarkInterceptInject is one keep-alive client through an intercepted,
+// injecting route to a loopback HTTPS upstream (client and upstream run in
+// this process too: use it to compare, and profile with -cpuprofile).
+func BenchmarkInterceptInject(b *testing.B) {
+	tp := startProxy(b, testRoutes)
+	c := tp.client(b)
+	for b.Loop() {
+		resp, err := c.Get("https://api.example.test/v1/models")
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}

@@ -55,6 +55,9 @@ http {
   }
 }
 EOF
+for port in 18080 18443 18091 18092 18093 18094; do
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then echo "port $port is already in use" >&2; exit 1; fi
+done
 nginx -c "$W/nginx.conf" & PIDS+=($!)
 
 go build -o "$W/egressload" ./bench/egressload

@@ -16,6 +16,7 @@
 //	(*Proxy).Shutdown(ctx) error           stop accepting, drain, close what is left when ctx ends
 //	(*Proxy).Routes() *Routes              the routes in force
 //	Main(args, stdout, stderr) int         the `bottle egress` command, signals included
+//	BatchWriter{W, Interval}               access-log writer that batches lines (Main uses 50 ms)
 //
 // # What the proxy does
 //
@@ -50,7 +51,8 @@
 // Access log: one JSON line per request on Config.AccessLog, with time,
 // client, method, host, path (no query string), decision (allow, deny,
 // tunnel, intercept, reject, error), route, status, bytes, duration (ms)
-// and, for failures, error. No header value is ever logged.
+// and, for failures, error. No header value is ever logged. `bottle egress`
+// writes the lines in batches, at most 50 ms late, and flushes on exit.
 //
 // # Why not goproxy
 //

@@ -82,7 +82,9 @@ and exits 0. Access log: one JSON line per request on stdout; status lines
 		return exitUsage
 	}
 
-	cfg := Config{RoutesFile: *routes, AccessLog: stdout, Log: stderr}
+	access := &BatchWriter{W: stdout, Interval: 50 * time.Millisecond}
+	defer access.Flush()
+	cfg := Config{RoutesFile: *routes, AccessLog: access, Log: stderr}
 	if *caDir != "" {
 		ca, err := LoadCA(*caDir)
 		if err != nil {

@@ -573,3 +573,17 @@ func BenchmarkInterceptInject(b *testing.B) {
 		resp.Body.Close()
 	}
 }
+
+// BenchmarkPlainHTTP is one keep-alive client forwarding plain http.
+func BenchmarkPlainHTTP(b *testing.B) {
+	tp := startProxy(b, testRoutes)
+	c := tp.client(b)
+	for b.Loop() {
+		resp, err := c.Get("http://plain.example.test/x")
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}

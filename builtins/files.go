@@ -1,7 +1,7 @@
 package builtins
 
 // Files family: write_inplace, write_atomic, read, exists, mkdir, chmod,
-// remove, state_dir.
+// remove, state_dir, state_root, list_dir.
 //
 //	write_inplace(path, content, mode=None) -> struct(path, inode, size, changed)
 //	write_atomic(path, content, mode=None)  -> struct(path, inode, size, changed)
@@ -11,6 +11,8 @@ package builtins
 //	chmod(path, mode) -> None
 //	remove(path) -> True if removed, False if absent
 //	state_dir(slug) -> absolute path of <state root>/<slug>, created 0700
+//	state_root() -> absolute path of the state root (not created)
+//	list_dir(path) -> sorted entry names; [] when the directory does not exist
 //
 // Relative paths resolve against Env.WorkDir. Under Env.DryRun nothing is
 // written: each change prints a unified diff against the current file to
@@ -43,6 +45,8 @@ func filesBuiltins() []Builtin {
 		def("chmod", "chmod(path, mode)", "change a path's mode; undo restores it", effect, chmod),
 		def("remove", "remove(path)", "remove a file or empty directory; True if removed; undo restores it", effect, remove),
 		def("state_dir", "state_dir(slug)", "absolute path of <state root>/<slug>, created 0700", effect, stateDir),
+		def("state_root", "state_root()", "absolute path of the state root (not created)", pure, stateRoot),
+		def("list_dir", "list_dir(path)", "sorted entry names of a directory; [] when it does not exist", pure, listDir),
 	}
 }
 
@@ -522,4 +526,41 @@ func stateDir(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kw
 		return nil, err
 	}
 	return starlark.String(path), nil
+}
+
+func stateRoot(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := starlark.UnpackArgs(name, args, kwargs); err != nil {
+		return nil, err
+	}
+	if env.StateRoot == "" {
+		return nil, fmt.Errorf("%s: no state root; pass --state DIR or set BOTTLE_STATE_DIR", name)
+	}
+	return starlark.String(env.StateRoot), nil
+}
+
+func listDir(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var p string
+	if err := starlark.UnpackArgs(name, args, kwargs, "path", &p); err != nil {
+		return nil, err
+	}
+	path := resolve(env, p)
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return starlark.NewList(nil), nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("%s: %s is not a directory; pass a directory, or use exists()/read() for a file", name, path)
+	}
+	entries, err := os.ReadDir(path) // sorted by name
+	if err != nil {
+		return nil, err
+	}
+	names := make([]starlark.Value, len(entries))
+	for i, e := range entries {
+		names[i] = starlark.String(e.Name())
+	}
+	return starlark.NewList(names), nil
 }

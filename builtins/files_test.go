@@ -251,3 +251,33 @@ func TestEffectsRefusedWhileLoading(t *testing.T) {
 		t.Errorf("yaml.decode while loading: %v", err)
 	}
 }
+
+func TestStateRootAndListDir(t *testing.T) {
+	r := newRun(t)
+	v := r.eval(t, `x = state_root()`)
+	if v != starlark.String(r.env.StateRoot) {
+		t.Errorf("state_root() = %v, want %s", v, r.env.StateRoot)
+	}
+	if _, err := os.Stat(r.env.StateRoot); !os.IsNotExist(err) {
+		t.Errorf("state_root() created the state root: %v", err)
+	}
+	if v := r.eval(t, `x = list_dir(state_root())`); v.String() != "[]" {
+		t.Errorf("list_dir of a missing directory = %v, want []", v)
+	}
+	if err := os.Mkdir(r.path("d"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"zeta", "alpha", "mid"} {
+		mustWrite(t, r.path("d/"+n), "", 0o644)
+	}
+	if err := os.Mkdir(r.path("d/beta"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if v := r.eval(t, `x = list_dir("d")`); v.String() != `["alpha", "beta", "mid", "zeta"]` {
+		t.Errorf("list_dir = %v", v)
+	}
+	r.fails(t, `list_dir("d/alpha")`, "list_dir:", "is not a directory")
+	r.fails(t, `state_root(1)`, "state_root", "got 1 arguments, want at most 0")
+	r.env.StateRoot = ""
+	r.fails(t, `state_root()`, "state_root: no state root", "--state DIR")
+}

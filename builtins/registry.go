@@ -11,7 +11,8 @@
 //	container.go  sighup, signal, restart, exec, copy_from, inspect, wait_log,
 //	              containers, container_remove
 //	image.go      image_build, bottle_image
-//	files.go      write_inplace, write_atomic, read, exists, mkdir, chmod, remove, state_dir
+//	files.go      write_inplace, write_atomic, read, exists, mkdir, chmod, remove, state_dir,
+//	              state_root, list_dir
 //	tls.go        ca_create
 //	codecs.go     yaml, json modules
 //	allowlist.go  allowlist module

@@ -5,6 +5,7 @@ import (
 	"io"
 	"time"
 
+	startime "go.starlark.net/lib/time"
 	"go.starlark.net/starlark"
 
 	"github.com/bottle-sh/bottle/engine"
@@ -51,8 +52,14 @@ type Progress interface {
 
 const envKey = "bottle.env"
 
-// SetEnv attaches env to thread.
-func SetEnv(thread *starlark.Thread, env *Env) { thread.SetLocal(envKey, env) }
+// SetEnv attaches env to thread and, when env.Now is set, makes it the clock
+// of the thread's time.now(), so that a test's clock reaches recipes too.
+func SetEnv(thread *starlark.Thread, env *Env) {
+	thread.SetLocal(envKey, env)
+	if now := env.Now; now != nil {
+		startime.SetNow(thread, func() (time.Time, error) { return now(), nil })
+	}
+}
 
 // EnvOf returns the Env on thread; it panics when none is set, which is a bug
 // in the host, never in a recipe.

@@ -12,6 +12,7 @@ package builtins
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -157,12 +158,30 @@ func onFailure(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, k
 			}
 		}()
 		_, err := starlark.Call(thread, fn, nil, nil)
-		if evalErr, ok := err.(*starlark.EvalError); ok {
-			return fmt.Errorf("%s", evalErr.Backtrace())
-		}
-		return err
+		return undoError(err)
 	})
 	return starlark.None, nil
+}
+
+// undoError turns an on_failure step's Starlark error into one line, like
+// the other undo failures: the message, then the recipe file:line:col where
+// it happened ("cannot clean up (fail.star:4:9)"). The journal prefixes it with
+// "undo on_failure <fn>: ".
+func undoError(err error) error {
+	var ee *starlark.EvalError
+	if !errors.As(err, &ee) {
+		return err
+	}
+	msg, stack := ee.Msg, ee.CallStack
+	if n := len(stack); n > 0 && stack[n-1].Pos.Filename() == "<builtin>" {
+		msg = strings.TrimPrefix(msg, stack[n-1].Name+": ")
+		stack = stack[:n-1]
+	}
+	msg, _, _ = strings.Cut(msg, "\n")
+	if n := len(stack); n > 0 {
+		return fmt.Errorf("%s (%s)", msg, stack[n-1].Pos)
+	}
+	return errors.New(msg)
 }
 
 func edit(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

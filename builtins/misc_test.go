@@ -3,7 +3,6 @@ package builtins
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -55,8 +54,8 @@ def broken():
 on_failure(broken)
 `)
 	err := r.journal.steps[0].undo(t.Context())
-	if err == nil || !strings.Contains(err.Error(), "cleanup broke") || !strings.Contains(err.Error(), "test.star:3") {
-		t.Errorf("failing on_failure: %v, want the message and its line", err)
+	if err == nil || err.Error() != "cleanup broke (test.star:3:9)" {
+		t.Errorf("failing on_failure: %v, want one line: the message and its file:line:col", err)
 	}
 }
 

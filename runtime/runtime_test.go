@@ -198,3 +198,28 @@ func TestPanicIsRolledBack(t *testing.T) {
 		t.Fatalf("Run = %v (exit %d), undone=%v; want a rolled-back failure naming the panic", err, ExitCode(err), undone)
 	}
 }
+
+// time.now() in a recipe, and in its on_failure steps, reads Options.Now.
+func TestTimeNowReadsOptionsNow(t *testing.T) {
+	dir := writeRecipe(t, map[string]string{"r.star": `
+def undo():
+    log("undo", time.now().unix)
+on_failure(undo)
+log("run", time.now().unix)
+fail("stop")
+`})
+	var stdout bytes.Buffer
+	fixed := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	err := Run(context.Background(), Options{
+		Recipe: filepath.Join(dir, "r.star"),
+		Stdout: &stdout,
+		Now:    func() time.Time { return fixed },
+	})
+	if ExitCode(err) != 1 {
+		t.Fatalf("Run = %v; want the recipe's fail()", err)
+	}
+	want := fmt.Sprintf("run %d\nundo %d\n", fixed.Unix(), fixed.Unix())
+	if stdout.String() != want {
+		t.Errorf("stdout %q; want %q", stdout.String(), want)
+	}
+}

@@ -110,8 +110,19 @@ func New(cfg Config) (*Proxy, error) {
 		return nil, err
 	}
 	p.routes.Store(rs)
+	if cfg.RootCAs == nil && !haveSystemRoots() {
+		// A FROM-scratch image has no /etc/ssl: every intercepted host
+		// would fail verification, so say why once, up front.
+		fmt.Fprintln(cfg.Log, "egress: warning: no trusted root certificates (the system store is empty; set SSL_CERT_FILE or mount a CA bundle at /etc/ssl/certs/ca-certificates.crt): intercepted https hosts will get 502")
+	}
 	fmt.Fprintf(cfg.Log, "egress: loaded %d route(s)\n", rs.Len())
 	return p, nil
+}
+
+func haveSystemRoots() bool {
+	pool, err := x509.SystemCertPool()
+	//lint:ignore SA1019 Subjects is accurate for the Linux system pool, which is read from files
+	return err == nil && len(pool.Subjects()) > 0
 }
 
 // Routes returns the routes in force.

@@ -10,6 +10,7 @@ package builtins
 // log records what stayed.
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -90,7 +91,7 @@ func audit(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwarg
 	}
 	path := filepath.Join(env.StateRoot, slug, "audit.jsonl")
 	if env.DryRun {
-		fmt.Fprintf(stderr(env), "dry-run: append to %s: %s", path, line)
+		dryRun(env, fmt.Sprintf("append to %s: %s", path, bytes.TrimSuffix(line, []byte("\n"))), "")
 		return starlark.None, nil
 	}
 	if _, err := os.Stat(filepath.Dir(path)); errors.Is(err, fs.ErrNotExist) {

@@ -27,6 +27,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 
 	"github.com/aymanbagabas/go-udiff"
@@ -64,15 +65,56 @@ func stderr(env *Env) io.Writer {
 	return env.Stderr
 }
 
-// dryRunDiff prints what a file builtin would change.
+// DryRunReporter is an optional capability of a Progress: it takes the steps
+// --dry-run did not take (what, and for files a unified diff), so that
+// `bottle run --json` can turn them into JSON lines. Without it they are
+// printed on Env.Stderr as "dry-run: <what>" followed by the diff.
+type DryRunReporter interface {
+	DryRun(what, diff string)
+}
+
+// dryRun reports a step that --dry-run did not take.
+func dryRun(env *Env, what, diff string) {
+	if r, ok := env.Progress.(DryRunReporter); ok {
+		r.DryRun(what, diff)
+		return
+	}
+	fmt.Fprintf(stderr(env), "dry-run: %s\n%s", what, diff)
+}
+
+// dryRunDiffLines is how much of a file's diff --dry-run shows: a new CA
+// bundle would otherwise print thousands of lines that nobody reads.
+const dryRunDiffLines = 60
+
+// dryRunDiff reports what a file builtin would change.
 func dryRunDiff(env *Env, name, path string, old []byte, existed bool, content string) {
-	w := stderr(env)
 	from := path
 	if !existed {
 		from = "/dev/null"
 	}
-	fmt.Fprintf(w, "dry-run: %s %s (%d bytes)\n", name, path, len(content))
-	fmt.Fprint(w, udiff.Unified(from, path, string(old), content))
+	diff := udiff.Unified(from, path, string(old), content)
+	dryRun(env, fmt.Sprintf("%s %s (%d bytes)", name, path, len(content)), shortenDiff(diff, dryRunDiffLines))
+}
+
+// shortenDiff keeps the first max lines of diff and says how much it left out.
+func shortenDiff(diff string, max int) string {
+	cut := 0
+	for i := 0; i < max; i++ {
+		j := strings.IndexByte(diff[cut:], '\n')
+		if j < 0 {
+			return diff
+		}
+		cut += j + 1
+	}
+	rest := diff[cut:]
+	if rest == "" {
+		return diff
+	}
+	n := strings.Count(rest, "\n")
+	if !strings.HasSuffix(rest, "\n") {
+		n++
+	}
+	return fmt.Sprintf("%s... (%d more lines, %d bytes)\n", diff[:cut], n, len(rest))
 }
 
 // previous is what a path held before a builtin changed it.
@@ -328,7 +370,7 @@ func mkdir(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwarg
 	}
 	if env.DryRun {
 		if len(created) > 0 {
-			fmt.Fprintf(stderr(env), "dry-run: mkdir %s (mode %#o)\n", path, mode.mode)
+			dryRun(env, fmt.Sprintf("mkdir %s (mode %#o)", path, mode.mode), "")
 		}
 		return starlark.String(path), nil
 	}
@@ -400,7 +442,7 @@ func chmod(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwarg
 	}
 	old := fi.Mode().Perm() | (fi.Mode() & (fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky))
 	if env.DryRun {
-		fmt.Fprintf(stderr(env), "dry-run: chmod %s %#o -> %#o\n", path, old.Perm(), mode.mode)
+		dryRun(env, fmt.Sprintf("chmod %s %#o -> %#o", path, old.Perm(), mode.mode), "")
 		return starlark.None, nil
 	}
 	if err := os.Chmod(path, fs.FileMode(mode.mode)); err != nil {
@@ -433,7 +475,7 @@ func remove(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwar
 			return nil, fmt.Errorf("%s: %s is a directory that is not empty; remove its files first", name, path)
 		}
 		if env.DryRun {
-			fmt.Fprintf(stderr(env), "dry-run: remove directory %s\n", path)
+			dryRun(env, fmt.Sprintf("remove directory %s", path), "")
 			return starlark.True, nil
 		}
 		if err := os.Remove(path); err != nil {
@@ -464,7 +506,7 @@ func remove(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwar
 			return nil, err
 		}
 		if env.DryRun {
-			fmt.Fprintf(stderr(env), "dry-run: remove symlink %s -> %s\n", path, target)
+			dryRun(env, fmt.Sprintf("remove symlink %s -> %s", path, target), "")
 			return starlark.True, nil
 		}
 		if err := os.Remove(path); err != nil {
@@ -505,7 +547,7 @@ func stateDir(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kw
 	}
 	if env.DryRun {
 		if len(created) > 0 {
-			fmt.Fprintf(stderr(env), "dry-run: mkdir %s (mode 0700)\n", path)
+			dryRun(env, fmt.Sprintf("mkdir %s (mode 0700)", path), "")
 		}
 		return starlark.String(path), nil
 	}

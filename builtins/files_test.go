@@ -1,6 +1,7 @@
 package builtins
 
 import (
+	"fmt"
 	"os"
 	"strings"
 	"syscall"
@@ -280,4 +281,27 @@ func TestStateRootAndListDir(t *testing.T) {
 	r.fails(t, `state_root(1)`, "state_root", "got 1 arguments, want at most 0")
 	r.env.StateRoot = ""
 	r.fails(t, `state_root()`, "state_root: no state root", "--state DIR")
+}
+
+func TestShortenDiff(t *testing.T) {
+	lines := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			fmt.Fprintf(&b, "+%d\n", i)
+		}
+		return b.String()
+	}
+	for _, tc := range []struct {
+		in, want string
+	}{
+		{"", ""},
+		{lines(3), lines(3)},
+		{lines(60), lines(60)},
+		{lines(60) + "+tail", lines(60) + "... (1 more lines, 5 bytes)\n"},
+		{lines(62), lines(60) + "... (2 more lines, 8 bytes)\n"},
+	} {
+		if got := shortenDiff(tc.in, 60); got != tc.want {
+			t.Errorf("shortenDiff(%d lines) =\n%s\nwant\n%s", strings.Count(tc.in, "\n"), got, tc.want)
+		}
+	}
 }

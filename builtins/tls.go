@@ -57,7 +57,7 @@ func caCreate(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kw
 	}
 	result := mkstruct("cert", certPath, "key", keyPath)
 	if env.DryRun {
-		fmt.Fprintf(stderr(env), "dry-run: ca_create %s: would write %s (0644) and %s (0600)\n", dir, certPath, keyPath)
+		dryRun(env, fmt.Sprintf("ca_create %s: would write %s (0644) and %s (0600)", dir, certPath, keyPath), "")
 		return result, nil
 	}
 	certPEM, keyPEM, err := newCA(env)

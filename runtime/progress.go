@@ -1,6 +1,7 @@
 package runtime
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -20,12 +21,13 @@ type progress struct {
 
 // event is one JSON line.
 type event struct {
-	Type   string  `json:"type"` // step, undo, log, result
+	Type   string  `json:"type"` // step, dry-run, undo, rollback, log, result
 	Name   string  `json:"name,omitempty"`
 	Detail string  `json:"detail,omitempty"`
 	MS     float64 `json:"ms,omitempty"`
 	Error  string  `json:"error,omitempty"`
 	Msg    string  `json:"msg,omitempty"`
+	Diff   string  `json:"diff,omitempty"`
 }
 
 func (p *progress) emit(w io.Writer, e any) { writeJSON(w, e) }
@@ -68,6 +70,44 @@ func (p *progress) Log(msg string) {
 		return
 	}
 	fmt.Fprintln(p.stdout, msg)
+}
+
+// DryRun implements builtins.DryRunReporter: a step --dry-run did not take,
+// with a file's diff.
+func (p *progress) DryRun(what, diff string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.json {
+		p.emit(p.stderr, event{Type: "dry-run", Msg: what, Diff: diff})
+		return
+	}
+	fmt.Fprintf(p.stderr, "dry-run: %s\n%s", what, diff)
+}
+
+// DryRunJSON returns a writer for the dry-run recorder under --json: each
+// line it is given ("dry-run: network_create ...") becomes one JSON line of
+// type "dry-run" on w, like the file builtins' dry-run events.
+func DryRunJSON(w io.Writer) io.Writer { return &dryRunLines{w: w} }
+
+type dryRunLines struct {
+	mu  sync.Mutex
+	w   io.Writer
+	buf []byte
+}
+
+func (d *dryRunLines) Write(b []byte) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.buf = append(d.buf, b...)
+	for {
+		i := bytes.IndexByte(d.buf, '\n')
+		if i < 0 {
+			return len(b), nil
+		}
+		line := strings.TrimPrefix(string(d.buf[:i]), "dry-run: ")
+		d.buf = d.buf[i+1:]
+		writeJSON(d.w, event{Type: "dry-run", Msg: line})
+	}
 }
 
 func (p *progress) rollingBack(n int, why string) {

@@ -104,7 +104,11 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		report(stdout, stderr, err, *asJSON)
 		return runtime.ExitCode(err)
 	}
-	eng, err := pickEngine(ctx, *dryRun, stderr)
+	recorderOut := stderr
+	if *asJSON {
+		recorderOut = runtime.DryRunJSON(stderr)
+	}
+	eng, err := pickEngine(ctx, *dryRun, recorderOut)
 	if err != nil {
 		fmt.Fprintf(stderr, "bottle run: %v\n", err)
 		return exitFailed

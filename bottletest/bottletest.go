@@ -24,12 +24,17 @@
 // cannot pass by skipping.
 //
 // Each script runs with BOTTLE_STATE_DIR=$WORK/state, $TESTDATA and $RECIPES
-// (when given), and, passed through from the environment, DOCKER_HOST,
-// DOCKER_CONFIG, BOTTLE_IMAGE_BINARY and BOTTLE_REQUIRE_DOCKER.
+// (when given), $RUNID (8 hex digits, new for every script run: put it in
+// bottle names, `env SLUG=story-$RUNID`, so two runs of a suite on one daemon
+// never touch each other's containers and networks), and, passed through from
+// the environment, DOCKER_HOST, DOCKER_CONFIG, BOTTLE_IMAGE_BINARY and
+// BOTTLE_REQUIRE_DOCKER.
 package bottletest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -176,6 +181,7 @@ func Params(dir string, opts ...Option) testscript.Params {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("BOTTLE_STATE_DIR", filepath.Join(env.WorkDir, "state"))
 			env.Setenv("TESTDATA", c.testdata)
+			env.Setenv("RUNID", runID())
 			if c.recipes != "" {
 				env.Setenv("RECIPES", c.recipes)
 			}
@@ -204,6 +210,14 @@ func Params(dir string, opts ...Option) testscript.Params {
 		},
 		Condition: condition,
 	}
+}
+
+// runID is 8 random hex digits: engine object names that include it are
+// unique to one script run, while the daemon is shared.
+func runID() string {
+	var b [4]byte
+	rand.Read(b[:]) // never fails (crypto/rand)
+	return hex.EncodeToString(b[:])
 }
 
 func cmdBottle(ts *testscript.TestScript, neg bool, args []string, bin string) {

@@ -129,7 +129,7 @@ type Engine interface {
 	// project's containers found by the compose labels.
 	ComposeUp(ctx context.Context, p ComposeProject) (ComposeResult, error)
 	// ComposeDown writes the project's logs to logs (when not "") in the form of
-	// `logs --no-color --timestamps`, then runs `down --remove-orphans`.
+	// `logs --no-color --timestamps`, then does what `down --remove-orphans` does.
 	// A project that is already gone is success.
 	ComposeDown(ctx context.Context, project, dir, logs string) error
 

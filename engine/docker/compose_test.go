@@ -1,9 +1,11 @@
 package docker
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -151,5 +153,76 @@ func TestComposeDownWithoutSpec(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(logs); !strings.Contains(string(b), "solo | ") {
 		t.Errorf("logs: %q", b)
+	}
+}
+
+// Down stops a service only after the services that depend on it, removes an
+// orphan (a container of the project whose service left the spec) without
+// stopping it first, and leaves nothing with the project label.
+func TestComposeDownOrder(t *testing.T) {
+	e := needDocker(t)
+	ctx := ctxT(t)
+	project := testRun + "-order"
+	dir := t.TempDir()
+	svc := func(name, extra string) string {
+		return "  " + name + ":\n    image: " + testImage + "\n    command: [serve, --name, " + name + "]\n" + extra
+	}
+	spec := "services:\n" + svc("agent", "    depends_on: [egress]\n") +
+		svc("egress", "    stop_grace_period: 5s\n") + svc("extra", "")
+	if _, err := e.ComposeUp(ctx, engine.ComposeProject{Project: project, Dir: dir, YAML: []byte(spec)}); err != nil {
+		t.Fatal(err)
+	}
+	// The spec loses "extra": its container is now an orphan.
+	spec = "services:\n" + svc("agent", "    depends_on:\n      egress: {condition: service_started}\n") +
+		svc("egress", "    stop_grace_period: 5s\n")
+	if err := os.WriteFile(filepath.Join(dir, "docker-compose.yml"), []byte(spec), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stopped []string
+	e.onStopped = func(name string) { stopped = append(stopped, name) } // down's goroutines stop one service at a time here
+	defer func() { e.onStopped = nil }()
+	if err := e.ComposeDown(ctx, project, dir, ""); err != nil {
+		t.Fatal(err)
+	}
+	if len(stopped) != 2 || !strings.Contains(stopped[0], "agent") || !strings.Contains(stopped[1], "egress") {
+		t.Errorf("stopped %v, want the agent, then the egress it depends on (and not the orphan)", stopped)
+	}
+	sel := map[string]string{engine.ComposeProjectLabel: project}
+	if c, _ := e.Containers(ctx, sel); len(c) != 0 {
+		t.Errorf("containers left: %+v", c)
+	}
+	if n, _ := e.Networks(ctx, sel); len(n) != 0 {
+		t.Errorf("networks left (the project's default network among them): %+v", n)
+	}
+}
+
+func TestReadDownSpec(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "docker-compose.yml")
+	spec := `services:
+  a: {image: x, depends_on: [b, c]}
+  b: {image: x, depends_on: {c: {condition: service_healthy}}, stop_grace_period: 1m30s}
+  c: {image: x, stop_grace_period: 1.5s}
+  d: {image: x, stop_grace_period: 3}
+`
+	if err := os.WriteFile(file, []byte(spec), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := readDownSpec(file)
+	if s == nil {
+		t.Fatal("nil spec")
+	}
+	want := map[string]int{"b": 90, "c": 2, "d": 3}
+	if fmt.Sprint(s.grace) != fmt.Sprint(want) {
+		t.Errorf("grace = %v, want %v", s.grace, want)
+	}
+	for svc, deps := range map[string][]string{"a": nil, "b": {"a"}, "c": {"a", "b"}, "d": nil} {
+		got, ok := s.dependents[svc]
+		slices.Sort(got)
+		if !ok || !slices.Equal(got, deps) {
+			t.Errorf("dependents[%s] = %v (%v), want %v", svc, got, ok, deps)
+		}
+	}
+	if readDownSpec(filepath.Join(t.TempDir(), "missing.yml")) != nil {
+		t.Error("a missing file gives a spec")
 	}
 }

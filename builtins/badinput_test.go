@@ -14,7 +14,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		want      []string
 	}{
 		{"malformed YAML", "x = 1\ny = yaml.decode(read(\"bad.yaml\"))\nwrite_inplace(\"out\", \"x\")",
-			[]string{"test.star:2:", "yaml.decode: line 3:"}},
+			[]string{"test.star:2:", "yaml.decode: line 3:", "quote a value"}},
 		{"invalid host", "\n\nh = allowlist.parse(\"ok.com\\nexa mple.com\\n\")\nwrite_inplace(\"out\", \"x\")",
 			[]string{"test.star:3:", "allowlist.parse: line 2:", `"exa mple.com"`}},
 		{"misspelled keyword", "write_inplace(\"out\", \"x\", mdoe=0o600)",
@@ -22,11 +22,11 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"misspelled keyword, second form", "exec(\"c\", \"true\", chek=False)",
 			[]string{"exec: unexpected keyword argument \"chek\" (did you mean check?)"}},
 		{"unknown keyword", "network_create(\"n\", color=\"red\")",
-			[]string{"test.star:1:", "network_create: unexpected keyword argument \"color\""}},
+			[]string{"test.star:1:", "network_create: unexpected keyword argument \"color\"; usage: network_create(name, internal=False, subnet=None, labels=None)"}},
 		{"positional for keyword-less", "read(\"a\", \"b\")",
-			[]string{"read: got 2 arguments, want at most 1"}},
+			[]string{"read: got 2 arguments, want at most 1; usage: read(path)"}},
 		{"wrong type", "write_inplace(\"out\", 42)",
-			[]string{"test.star:1:", "write_inplace: for parameter content: got int, want string"}},
+			[]string{"test.star:1:", "write_inplace: for parameter content: got int, want string; usage: write_inplace(path, content, mode=None)"}},
 		{"wrong mode type", "write_inplace(\"out\", \"x\", mode=\"644\")",
 			[]string{"write_inplace: for parameter \"mode\": got string, want an int mode such as 0o644"}},
 		{"mode out of range", "mkdir(\"d\", mode=0o17777)",
@@ -34,7 +34,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"bad slug", "\nstate_dir(\"My Bottle\")",
 			[]string{"test.star:2:", `state_dir: invalid slug "My Bottle"`, "a-z, 0-9 and '-'"}},
 		{"missing argument", "compose_up(\"p\", {})",
-			[]string{"compose_up: missing argument for dir"}},
+			[]string{"compose_up: missing argument for dir; usage: compose_up(project, spec, dir)"}},
 		{"labels not strings", "network_create(\"n\", labels={\"a\": 1})",
 			[]string{"network_create: for parameter \"labels\": label \"a\": int, want string to string"}},
 	}

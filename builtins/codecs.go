@@ -167,15 +167,32 @@ func yamlDecode(_ *starlark.Thread, _ *Env, name string, args starlark.Tuple, kw
 
 var yamlLineRE = regexp.MustCompile(`^yaml: (?:unmarshal errors:\n\s*)?line (\d+): `)
 
+// yamlHints say how to fix the YAML mistakes people make most.
+var yamlHints = []struct{ has, hint string }{
+	{"found a tab character", "indent with spaces, not tabs"},
+	{"mapping values are not allowed", "quote a value that contains \": \""},
+	{"did not find expected key", "check the indentation of this line and the one before"},
+	{"found character that cannot start any token", "quote a value that starts with @, ` or %"},
+}
+
+func yamlHint(msg string) string {
+	for _, h := range yamlHints {
+		if strings.Contains(msg, h.has) {
+			return "; " + h.hint
+		}
+	}
+	return ""
+}
+
 // decodeYAML parses one YAML document. Errors start with "line N: ".
 func decodeYAML(s string) (starlark.Value, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(s), &doc); err != nil {
 		msg := err.Error()
 		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-			return nil, fmt.Errorf("line %s: %s", m[1], msg[len(m[0]):])
+			return nil, fmt.Errorf("line %s: %s%s", m[1], msg[len(m[0]):], yamlHint(msg))
 		}
-		return nil, fmt.Errorf("%s", strings.TrimPrefix(msg, "yaml: "))
+		return nil, fmt.Errorf("%s%s", strings.TrimPrefix(msg, "yaml: "), yamlHint(msg))
 	}
 	if doc.Kind == 0 {
 		return starlark.None, nil

@@ -125,6 +125,14 @@ type previous struct {
 	inode   uint64
 }
 
+// undoWhat names the undo of a write for progress lines and error reports.
+func (p previous) undoWhat(path string) string {
+	if !p.existed {
+		return "remove created file " + path
+	}
+	return "restore " + path
+}
+
 func readPrevious(path string) (previous, error) {
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -178,7 +186,7 @@ func writeInplace(_ *starlark.Thread, env *Env, name string, args starlark.Tuple
 	if err != nil {
 		return nil, err
 	}
-	recordUndo(env, "restore "+path, func(context.Context) error {
+	recordUndo(env, prev.undoWhat(path), func(context.Context) error {
 		if !prev.existed {
 			return os.Remove(path)
 		}
@@ -249,7 +257,7 @@ func writeAtomic(_ *starlark.Thread, env *Env, name string, args starlark.Tuple,
 	if err != nil {
 		return nil, err
 	}
-	recordUndo(env, "restore "+path, func(context.Context) error {
+	recordUndo(env, prev.undoWhat(path), func(context.Context) error {
 		if !prev.existed {
 			return os.Remove(path)
 		}

@@ -86,6 +86,7 @@ func def(name, sig, doc string, k kind, fn impl) Builtin {
 		}
 		if err != nil {
 			err = suggestKeyword(err, params)
+			err = withUsage(err, sig)
 		}
 		if k != pure && env.Progress != nil {
 			env.Progress.Step(name, detailOf(args, kwargs), time.Since(start), err)
@@ -110,7 +111,8 @@ func detailOf(args starlark.Tuple, kwargs []starlark.Tuple) string {
 	} else if len(kwargs) > 0 {
 		v = kwargs[0][1]
 	}
-	if s, ok := v.(starlark.String); ok {
+	// A multi-line string (edit's text, a spec) says nothing on one line.
+	if s, ok := v.(starlark.String); ok && !strings.Contains(string(s), "\n") {
 		return string(s)
 	}
 	return ""
@@ -155,6 +157,20 @@ func suggestKeyword(err error, params []string) error {
 		return err
 	}
 	return fmt.Errorf("%w (did you mean %s?)", err, best)
+}
+
+// argumentError matches starlark.UnpackArgs's errors about the shape of a
+// call (not about a value a builtin checks itself).
+var argumentError = regexp.MustCompile(`unexpected keyword argument|missing argument for|got \d+ arguments, want|multiple values for parameter|for parameter \w+: got \w+, want`)
+
+// withUsage adds the builtin's signature to an argument error that has no
+// "did you mean" hint: it is what the author needs to fix the call.
+func withUsage(err error, sig string) error {
+	msg := err.Error()
+	if strings.Contains(msg, "did you mean") || !argumentError.MatchString(msg) {
+		return err
+	}
+	return fmt.Errorf("%w; usage: %s", err, sig)
 }
 
 func editDistance(a, b string) int {

@@ -223,3 +223,37 @@ fail("stop")
 		t.Errorf("stdout %q; want %q", stdout.String(), want)
 	}
 }
+
+// The dialect FileOptions documents is the one recipes get: set(), while,
+// top-level control flow and global reassignment work; recursion is refused
+// (it would overflow the Go stack before the step limit noticed).
+func TestDialect(t *testing.T) {
+	dir := writeRecipe(t, map[string]string{
+		"ok.star": `
+s = set([1, 2, 2])
+n = 0
+while n < 3:
+    n += 1
+for i in range(2):
+    n = n + i
+if n == 4:
+    log("dialect", len(s), n)
+`,
+		"rec.star": `
+def f(n):
+    return f(n - 1) if n else 0
+f(3)
+`,
+	})
+	var stdout bytes.Buffer
+	if err := Run(context.Background(), Options{Recipe: filepath.Join(dir, "ok.star"), Stdout: &stdout}); err != nil {
+		t.Fatalf("ok.star: %v", err)
+	}
+	if stdout.String() != "dialect 2 4\n" {
+		t.Errorf("ok.star printed %q", stdout.String())
+	}
+	err := Run(context.Background(), Options{Recipe: filepath.Join(dir, "rec.star")})
+	if ExitCode(err) != 1 || !strings.Contains(err.Error(), "called recursively") {
+		t.Errorf("rec.star: %v (exit %d); want a recursion error", err, ExitCode(err))
+	}
+}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"go/parser"
+	"go/token"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -69,11 +72,88 @@ func TestDesignCLIMatchesHelp(t *testing.T) {
 		for _, m := range regexp.MustCompile(`(?m)^\s+--?([a-z][a-z-]*)`).FindAllStringSubmatch(out.String(), -1) {
 			help = append(help, m[1])
 		}
+		// The one-line usage a mistake prints names no flag the command lacks.
+		for _, m := range flagRE.FindAllStringSubmatch(commands[c].usage, -1) {
+			if !slices.Contains(help, m[1]) {
+				t.Errorf("bottle %s: usage %q names --%s, which -h does not list", c, commands[c].usage, m[1])
+			}
+		}
 		doc := docFlags[c]
 		slices.Sort(help)
 		slices.Sort(doc)
 		if !slices.Equal(help, doc) {
 			t.Errorf("bottle %s: -h prints flags %v, docs/DESIGN.md lists %v", c, help, doc)
 		}
+	}
+}
+
+// The README starts from zero: the command that runs the main job and the
+// one that runs the tests; .ci/run runs that same test command with Docker
+// required; every module the code imports has a row in the dependency table.
+func TestReadmeAndCI(t *testing.T) {
+	root := filepath.Join("..", "..")
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, quick, _ := strings.Cut(string(readme), "## Quick start")
+	quick, _, _ = strings.Cut(quick, "\n## ")
+	for _, want := range []string{"run recipes/start.star name=", "go test ./..."} {
+		if !strings.Contains(quick, want) {
+			t.Errorf("README's Quick start lacks %q", want)
+		}
+	}
+	ci, err := os.ReadFile(filepath.Join(root, ".ci", "run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"\nexport BOTTLE_REQUIRE_DOCKER=1\n", "\ngo test ./...\n"} {
+		if !strings.Contains(string(ci), want) {
+			t.Errorf(".ci/run lacks the line %q", strings.TrimSpace(want))
+		}
+	}
+
+	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var modules []string
+	for _, m := range regexp.MustCompile(`(?m)^\s+(\S+) v\S+`).FindAllStringSubmatch(string(gomod), -1) {
+		modules = append(modules, m[1])
+	}
+	imported := map[string]bool{}
+	filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() && strings.HasPrefix(d.Name(), ".") && path != root {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") {
+			return nil
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.ImportsOnly)
+		if err != nil {
+			return nil
+		}
+		for _, imp := range f.Imports {
+			p := strings.Trim(imp.Path.Value, `"`)
+			best := ""
+			for _, m := range modules {
+				if (p == m || strings.HasPrefix(p, m+"/")) && len(m) > len(best) {
+					best = m
+				}
+			}
+			if best != "" {
+				imported[best] = true
+			}
+		}
+		return nil
+	})
+	_, table, _ := strings.Cut(string(readme), "| module | why |")
+	for m := range imported {
+		if !strings.Contains(table, "`"+m+"`") && !strings.Contains(table, "`"+strings.TrimSuffix(m, "/v3")+"`") {
+			t.Errorf("README's dependency table has no row for %s, which the code imports", m)
+		}
+	}
+	if len(imported) < 5 {
+		t.Errorf("found only %d imported modules: %v", len(imported), imported)
 	}
 }

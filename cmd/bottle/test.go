@@ -19,7 +19,7 @@ import (
 func init() {
 	register(command{
 		name:    "test",
-		usage:   "test [-update] [-work] [-v] [-run REGEXP] PATH...",
+		usage:   "test [--recipes DIR] [--update] [-v] [--work] PATH...",
 		summary: "run txtar test suites with bottle and its [docker] and [compose] conditions",
 		order:   40,
 		run:     runTest,

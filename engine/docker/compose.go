@@ -20,21 +20,28 @@ import (
 	"github.com/bottle-sh/bottle/engine"
 )
 
-// composeProbe is one detection of the compose command, run in the
-// background from New so that the ~0.5 s a Python docker-compose takes to say
-// its version overlaps the recipe's first steps instead of delaying compose_up.
+// composeProbe is one detection of the compose command. New starts one that
+// only reads the on-disk answer (cheap, and it overlaps the recipe's first
+// steps); when that answer is missing or stale, the first Compose call runs
+// the real detection, so a run that never uses compose (a routes_apply)
+// never starts a compose process only to be killed when it exits.
 type composeProbe struct {
 	done chan struct{}
 	cmd  []string
 	err  error
 }
 
-// startProbe begins detecting compose; the caller holds composeMu.
-func (e *Engine) startProbe() *composeProbe {
+// startProbe begins detecting compose, from the cache alone when cacheOnly;
+// the caller holds composeMu.
+func (e *Engine) startProbe(cacheOnly bool) *composeProbe {
 	p := &composeProbe{done: make(chan struct{})}
 	e.probe = p
 	go func() {
 		defer close(p.done)
+		if cacheOnly {
+			p.cmd, p.err = readComposeCache()
+			return
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		p.cmd, p.err = cachedDetectCompose(ctx)
@@ -47,47 +54,73 @@ func (e *Engine) startProbe() *composeProbe {
 // (v1) when `docker-compose version` does. The answer is kept; a failed
 // detection is tried again on the next call.
 func (e *Engine) Compose(ctx context.Context) ([]string, error) {
-	e.composeMu.Lock()
-	p := e.probe
-	if p == nil {
-		p = e.startProbe()
-	}
-	e.composeMu.Unlock()
-	select {
-	case <-p.done:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("compose: detect: %w", ctx.Err())
-	}
-	if p.err != nil {
+	for {
 		e.composeMu.Lock()
-		if e.probe == p {
-			e.probe = nil
+		p := e.probe
+		if p == nil {
+			p = e.startProbe(false)
 		}
 		e.composeMu.Unlock()
+		select {
+		case <-p.done:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("compose: detect: %w", ctx.Err())
+		}
+		if p.err != nil {
+			e.composeMu.Lock()
+			if e.probe == p {
+				e.probe = nil
+			}
+			e.composeMu.Unlock()
+			if errors.Is(p.err, errComposeNotCached) {
+				continue // detect for real
+			}
+		}
+		return p.cmd, p.err
 	}
-	return p.cmd, p.err
 }
 
-// cachedDetectCompose is detectCompose behind a small file cache in the user's
-// cache directory, keyed by PATH and the size and mtime of every place a
-// compose binary or plugin can be: a docker-compose v1 spends ~0.5 s starting
-// Python to print its version, which would otherwise be paid on every run.
-func cachedDetectCompose(ctx context.Context) ([]string, error) {
-	key := composeCacheKey()
-	file := ""
-	if dir, err := os.UserCacheDir(); err == nil {
-		file = filepath.Join(dir, "bottle", "compose-detect.json")
-		var c struct {
-			Key string
-			Cmd []string
-		}
-		if b, err := os.ReadFile(file); err == nil && json.Unmarshal(b, &c) == nil && c.Key == key && len(c.Cmd) > 0 {
+// errComposeNotCached is the cache-only probe's answer when the cache has
+// none for this host's compose.
+var errComposeNotCached = errors.New("compose: no cached detection")
+
+// composeCacheFile is where the answer is kept, "" without a cache directory.
+func composeCacheFile() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "bottle", "compose-detect.json")
+}
+
+// readComposeCache returns the cached detection if its key still matches.
+func readComposeCache() ([]string, error) {
+	var c struct {
+		Key string
+		Cmd []string
+	}
+	if file := composeCacheFile(); file != "" {
+		if b, err := os.ReadFile(file); err == nil && json.Unmarshal(b, &c) == nil && len(c.Cmd) > 0 && c.Key == composeCacheKey() {
 			return c.Cmd, nil
 		}
 	}
+	return nil, errComposeNotCached
+}
+
+// cachedDetectCompose is detectCompose behind a small file cache in the user's
+// cache directory, keyed by the path, size and mtime of the docker and
+// docker-compose that PATH resolves to and of every place a compose plugin
+// can be: a docker-compose v1 spends ~0.5 s starting Python to print its
+// version, which would otherwise be paid on every run. (Not by PATH itself:
+// `go test` prepends GOROOT/bin, and runs under it and outside it would
+// evict each other's answer.)
+func cachedDetectCompose(ctx context.Context) ([]string, error) {
+	if cmd, err := readComposeCache(); err == nil {
+		return cmd, nil
+	}
 	cmd, err := detectCompose(ctx)
-	if err == nil && file != "" {
-		b, _ := json.Marshal(map[string]any{"Key": key, "Cmd": cmd})
+	if file := composeCacheFile(); err == nil && file != "" {
+		b, _ := json.Marshal(map[string]any{"Key": composeCacheKey(), "Cmd": cmd})
 		if os.MkdirAll(filepath.Dir(file), 0o700) == nil {
 			_ = os.WriteFile(file, b, 0o600)
 		}
@@ -97,7 +130,7 @@ func cachedDetectCompose(ctx context.Context) ([]string, error) {
 
 func composeCacheKey() string {
 	var b strings.Builder
-	b.WriteString(os.Getenv("PATH") + "\n" + os.Getenv("DOCKER_CONFIG") + "\n")
+	b.WriteString(os.Getenv("DOCKER_CONFIG") + "\n")
 	cfg := os.Getenv("DOCKER_CONFIG")
 	if cfg == "" {
 		if home, err := os.UserHomeDir(); err == nil {

@@ -11,8 +11,8 @@
 //     because daemons before API 1.44 accept duplicate network names.
 //   - ComposeUp shells out to compose with -p and -f always given, and finds
 //     containers by the compose labels, never by name (v1 and v2 name
-//     containers differently). Compose is detected in the background from New
-//     and the answer cached on disk. ComposeDown runs no compose process: it
+//     containers differently). Compose is detected once and the answer cached
+//     on disk (read in the background from New). ComposeDown runs no compose process: it
 //     gathers the logs and does what `down --remove-orphans` does through the
 //     API, by the project label (stop in reverse depends_on order with each
 //     service's stop_grace_period, remove, then the networks compose made),
@@ -48,13 +48,21 @@ import (
 type Engine struct {
 	api *client.Client
 
+	// pinged is closed when the first ping (API version negotiation) has
+	// answered, with pingErr its outcome; every method that calls the daemon
+	// waits for it (ready), so no request runs with an unnegotiated version.
+	pinged  chan struct{}
+	pingErr error
+
 	composeMu sync.Mutex
-	probe     *composeProbe // the compose detection, started by New
+	probe     *composeProbe // the compose detection, started by New from the cache
 
 	// onCompose, when set (benchmarks), learns how long each compose process ran.
 	onCompose func(args []string, took time.Duration)
 	// onStopped, when set (tests), learns each container ComposeDown stopped, in order.
 	onStopped func(name string)
+	// signalViaAPI makes Signal always ask the daemon (tests, benchmarks).
+	signalViaAPI bool
 }
 
 var _ engine.Engine = (*Engine)(nil)
@@ -67,29 +75,73 @@ const pingTimeout = 15 * time.Second
 // default socket), negotiates the API version, and fails with advice when the
 // daemon does not answer.
 func New(ctx context.Context) (*Engine, error) {
+	e, err := NewAsync(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.ready(ctx); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// NewAsync is New without waiting for the daemon's first answer: the ping
+// runs in the background and the first method that needs the daemon waits
+// for it, failing with New's advice when no daemon answers. `bottle run`
+// uses it so that loading the recipe overlaps that round trip. Only a unix
+// socket that does not exist fails here.
+func NewAsync(ctx context.Context) (*Engine, error) {
 	api, err := client.New(client.FromEnv)
 	if err != nil {
 		return nil, fmt.Errorf("docker: configure client from the environment: %w", err)
 	}
-	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
-	defer cancel()
-	if _, err := api.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
-		api.Close()
-		return nil, fmt.Errorf("docker: no daemon answers at %s (%v); start dockerd (or Docker Desktop), "+
-			"or point DOCKER_HOST at a running daemon, and check that you may use its socket", hostName(api), err)
+	if sock, ok := strings.CutPrefix(api.DaemonHost(), "unix://"); ok {
+		if _, err := os.Stat(sock); err != nil {
+			api.Close()
+			return nil, noDaemon(api, err)
+		}
 	}
-	e := &Engine{api: api}
+	e := &Engine{api: api, pinged: make(chan struct{})}
+	go func() {
+		defer close(e.pinged)
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pingTimeout)
+		defer cancel()
+		if _, err := api.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+			e.pingErr = noDaemon(api, err)
+		}
+	}()
 	e.composeMu.Lock()
-	e.startProbe()
+	e.startProbe(true)
 	e.composeMu.Unlock()
 	return e, nil
+}
+
+// ready waits for the first ping and returns its error.
+func (e *Engine) ready(ctx context.Context) error {
+	select {
+	case <-e.pinged:
+		return e.pingErr
+	case <-ctx.Done():
+		return fmt.Errorf("docker: waiting for the daemon: %w", ctx.Err())
+	}
+}
+
+func noDaemon(api *client.Client, err error) error {
+	return fmt.Errorf("docker: no daemon answers at %s (%v); start dockerd (or Docker Desktop), "+
+		"or point DOCKER_HOST at a running daemon, and check that you may use its socket", hostName(api), err)
 }
 
 // Close releases the client's connections.
 func (e *Engine) Close() error { return e.api.Close() }
 
-// APIVersion is the negotiated Engine API version.
-func (e *Engine) APIVersion() string { return e.api.ClientVersion() }
+// APIVersion is the negotiated Engine API version ("" when no daemon answered).
+func (e *Engine) APIVersion() string {
+	if e.ready(context.Background()) != nil {
+		return ""
+	}
+	return e.api.ClientVersion()
+}
 
 func hostName(api *client.Client) string {
 	if h := os.Getenv("DOCKER_HOST"); h != "" {

@@ -27,6 +27,9 @@ const BinaryDigestLabel = "dev.bottle.binary.sha256"
 // (relative to contextDir). Errors the daemon reports in the JSON message
 // stream are returned, with the last build output lines.
 func (e *Engine) ImageBuild(ctx context.Context, tag, contextDir, dockerfile string) (string, error) {
+	if err := e.ready(ctx); err != nil {
+		return "", err
+	}
 	step := "image_build"
 	if dockerfile == "" {
 		dockerfile = "Dockerfile"
@@ -160,6 +163,9 @@ func tarDir(w io.Writer, dir string) error {
 // holding this bottle binary (or $BOTTLE_IMAGE_BINARY) as /bottle with
 // entrypoint ["/bottle"]. An image whose digest label matches is reused.
 func (e *Engine) BottleImage(ctx context.Context, tag string) (string, error) {
+	if err := e.ready(ctx); err != nil {
+		return "", err
+	}
 	const step = "bottle_image"
 	if tag == "" {
 		tag = "bottle:local"

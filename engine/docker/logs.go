@@ -24,6 +24,9 @@ const keepLines = 8
 // (without its timestamp) that re matches. It fails when timeout passes, ctx
 // is cancelled or the container stops first, quoting the last lines it saw.
 func (e *Engine) WaitLog(ctx context.Context, ctr string, re *regexp.Regexp, since time.Time, timeout time.Duration) (string, error) {
+	if err := e.ready(ctx); err != nil {
+		return "", err
+	}
 	step := fmt.Sprintf("wait_log %q in", re.String())
 	if since.IsZero() {
 		since = time.Now()

@@ -21,6 +21,9 @@ const DefaultSubnetPool = "10.213.0.0/16"
 // it takes the first /24 of the pool that no existing network overlaps, and
 // moves on to the next one when the daemon still reports an overlap.
 func (e *Engine) NetworkCreate(ctx context.Context, spec engine.NetworkSpec) (engine.Network, error) {
+	if err := e.ready(ctx); err != nil {
+		return engine.Network{}, err
+	}
 	const step = "network_create"
 	existing, err := e.api.NetworkList(ctx, client.NetworkListOptions{})
 	if err != nil {
@@ -116,6 +119,9 @@ func toNetwork(n network.Network) engine.Network {
 
 // NetworkRemove removes the network; false, nil when it does not exist.
 func (e *Engine) NetworkRemove(ctx context.Context, name string) (bool, error) {
+	if err := e.ready(ctx); err != nil {
+		return false, err
+	}
 	if _, err := e.api.NetworkRemove(ctx, name, client.NetworkRemoveOptions{}); err != nil {
 		if isNotFound(err) {
 			return false, nil
@@ -127,6 +133,9 @@ func (e *Engine) NetworkRemove(ctx context.Context, name string) (bool, error) {
 
 // Networks lists networks carrying all of labels.
 func (e *Engine) Networks(ctx context.Context, labels map[string]string) ([]engine.Network, error) {
+	if err := e.ready(ctx); err != nil {
+		return nil, err
+	}
 	res, err := e.api.NetworkList(ctx, client.NetworkListOptions{Filters: labelFilters(labels)})
 	if err != nil {
 		return nil, fail("networks", fmt.Sprint(labels), err)

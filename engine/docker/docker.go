@@ -9,14 +9,22 @@
 //     10.213.0.0/16) when the spec has no subnet, so a host is not capped by
 //     the daemon's ~30 default address pools; it refuses a name in use itself,
 //     because daemons before API 1.44 accept duplicate network names.
+//   - New pings the daemon and negotiates the API version; NewAsync does that
+//     in the background and each method waits for it before its first request.
 //   - ComposeUp shells out to compose with -p and -f always given, and finds
 //     containers by the compose labels, never by name (v1 and v2 name
-//     containers differently). Compose is detected once and the answer cached
-//     on disk (read in the background from New). ComposeDown runs no compose process: it
-//     gathers the logs and does what `down --remove-orphans` does through the
-//     API, by the project label (stop in reverse depends_on order with each
-//     service's stop_grace_period, remove, then the networks compose made),
-//     which saves a v1 compose its ~0.5 s Python start and its slower steps.
+//     containers differently). Compose is detected once and the answer
+//     cached on disk (read in the background from New). ComposeDown runs no
+//     compose process: it gathers the logs and does what `down
+//     --remove-orphans` does through the API, by the project label (stop in
+//     reverse depends_on order with each service's stop_grace_period,
+//     remove, then the networks compose made), which saves a v1 compose its
+//     ~0.5 s Python start and its slower steps.
+//   - Signal sends a reload signal (HUP, USR1, USR2) straight to the
+//     container's PID 1 through a pidfd when /proc shows that process in the
+//     container's cgroup and bottle may signal it: the daemon would start
+//     `runc kill` for it (tens to hundreds of ms) and mark the container
+//     stopped by the user. Any other signal or container goes to the daemon.
 //   - WaitLog follows the log stream from since and reads it once more when
 //     the stream ends early (a daemon may end a follow before the last lines).
 //   - Exec and ExecInteractive wait for the daemon to record the exit code.

@@ -55,7 +55,7 @@ func (r *LocalReader) Resolve(_ context.Context, target, from string) (string, e
 		p = filepath.Join(filepath.Dir(from), filepath.FromSlash(target))
 	}
 	if !within(r.realRoot, p) {
-		return "", fmt.Errorf("%q escapes the recipe root %s", target, r.realRoot)
+		return "", fmt.Errorf("%q escapes the recipe root %s; a recipe loads only files under its own directory: move or copy the file there", target, r.realRoot)
 	}
 	real, err := filepath.EvalSymlinks(p)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -65,7 +65,10 @@ func (r *LocalReader) Resolve(_ context.Context, target, from string) (string, e
 		return "", err
 	}
 	if !within(r.realRoot, real) {
-		return "", fmt.Errorf("%q escapes the recipe root %s through a symlink (it is %s)", target, r.realRoot, real)
+		return "", fmt.Errorf("%q escapes the recipe root %s through a symlink (it is %s); a recipe loads only files under its own directory: copy the file there", target, r.realRoot, real)
+	}
+	if fi, err := os.Stat(real); err == nil && fi.IsDir() {
+		return "", fmt.Errorf("%q is a directory; load a .star file", target)
 	}
 	return real, nil
 }
@@ -169,7 +172,15 @@ func compile(ctx context.Context, reader FileReader, recipe string, pre starlark
 			}
 			for _, id := range l.names {
 				if t.prog != nil && !t.exports[id.Name] {
-					errs = append(errs, posError{id.NamePos, fmt.Sprintf("load: %s does not define %s", t.display, id.Name)})
+					msg := fmt.Sprintf("load: %s does not define %s", t.display, id.Name)
+					var defined []string
+					for name := range t.exports {
+						defined = append(defined, name)
+					}
+					if best := closest(id.Name, defined); best != "" {
+						msg += " (did you mean " + best + "?)"
+					}
+					errs = append(errs, posError{id.NamePos, msg})
 				}
 			}
 			switch state[t] {

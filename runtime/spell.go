@@ -13,16 +13,22 @@ func hint(msg string, names []string) string {
 	if !ok || strings.Contains(name, " ") {
 		return msg
 	}
+	if best := closest(name, names); best != "" {
+		return msg + " (did you mean " + best + "?)"
+	}
+	return msg
+}
+
+// closest returns the name in names nearest to name, or "" when none is
+// near enough to be a likely typo.
+func closest(name string, names []string) string {
 	best, bestDist := "", max(1, (len(name)+1)/3)+1
 	for _, c := range names {
 		if d := distance(name, c); d < bestDist || (d == bestDist && best != "" && c < best) {
 			best, bestDist = c, d
 		}
 	}
-	if best == "" {
-		return msg
-	}
-	return msg + " (did you mean " + best + "?)"
+	return best
 }
 
 func universe() []string {

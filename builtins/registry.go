@@ -111,9 +111,14 @@ func detailOf(args starlark.Tuple, kwargs []starlark.Tuple) string {
 	} else if len(kwargs) > 0 {
 		v = kwargs[0][1]
 	}
-	// A multi-line string (edit's text, a spec) says nothing on one line.
-	if s, ok := v.(starlark.String); ok && !strings.Contains(string(s), "\n") {
-		return string(s)
+	switch v := v.(type) {
+	case starlark.String:
+		// A multi-line string (edit's text, a spec) says nothing on one line.
+		if !strings.Contains(string(v), "\n") {
+			return string(v)
+		}
+	case starlark.Callable: // on_failure(fn)
+		return v.Name()
 	}
 	return ""
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"go.starlark.net/starlark"
 
 	"github.com/bottle-sh/bottle/builtins"
+	"github.com/bottle-sh/bottle/engine/record"
 )
 
 func TestRollbackRunsEveryUndoInReverse(t *testing.T) {
@@ -255,5 +257,35 @@ f(3)
 	err := Run(context.Background(), Options{Recipe: filepath.Join(dir, "rec.star")})
 	if ExitCode(err) != 1 || !strings.Contains(err.Error(), "called recursively") {
 		t.Errorf("rec.star: %v (exit %d); want a recursion error", err, ExitCode(err))
+	}
+}
+
+// BenchmarkDryRun200StepsInProcess is cmd/bottle's BenchmarkDryRun200Steps
+// without the process: parse, resolve and run the same 200-step recipe
+// against the recorder.
+func BenchmarkDryRun200StepsInProcess(b *testing.B) {
+	dir := b.TempDir()
+	recipe := filepath.Join(dir, "r.star")
+	src := `
+for i in range(50):
+    net = network_create("bottle-bench-%d" % i, internal=True)
+    mkdir("dir-%d" % i)
+    write_inplace("dir-%d/config.yaml" % i, yaml.encode({"subnet": net.subnet, "i": i}))
+    sighup("bottle-bench-%d-agent" % i)
+`
+	if err := os.WriteFile(recipe, []byte(src), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	for range b.N {
+		err := Run(context.Background(), Options{
+			Recipe:    recipe,
+			Engine:    record.New(io.Discard),
+			DryRun:    true,
+			StateRoot: filepath.Join(dir, "state"),
+			WorkDir:   dir,
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
 	}
 }

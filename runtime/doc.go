@@ -52,14 +52,28 @@
 // waits on. A step limit (thread.SetMaxExecutionSteps) stops runaway loops such
 // as `while True:` with an error that names the limit and how to raise it.
 //
+// Options.Now is the run's clock: builtins read it through builtins.Env.Now,
+// and time.now() in the recipe and in its on_failure steps returns it
+// (builtins.SetEnv sets lib/time's per-thread clock).
+//
 // # Transactions
 //
 // Builtins record how to undo what they did in the run's journal (builtins.Journal).
 // When the run fails for any reason (an error, fail(), a signal, the timeout,
 // the step limit), every recorded undo runs in reverse order, all of them even
 // when some fail, each with its own fresh context and timeout (the run's context
-// is already cancelled by then). Every undo failure is reported. On success
-// the journal is dropped and what was made stays.
+// is already cancelled by then). Every undo failure is reported, one line
+// each ("undo on_failure cleanup: cannot clean up (r.star:4:9)" for a
+// recipe-defined step). A second signal during the rollback is ignored. On
+// success the journal is dropped and what was made stays.
+//
+// # Progress
+//
+// One line per step on stderr with its duration, log() and print() on
+// stdout, and under --dry-run a "dry-run: <what>" line per step not taken
+// (file writes with a diff, cut after 60 lines). With Options.JSON each of
+// these is one JSON line: type step, dry-run (msg, diff), rollback, undo, log,
+// and a final result line written by [Report].
 //
 // # Errors and exit codes
 //

@@ -153,6 +153,7 @@ func TestSignalWaitLogRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	restarting := time.Now()
 	done, err := e.Restart(ctx, ctr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -166,6 +167,12 @@ func TestSignalWaitLogRestart(t *testing.T) {
 	}
 
 	// SIGTERM reaches PID 1, which exits; wait_log then reports the stop.
+	// (Once PID 1 says ready: before it handles SIGTERM, Go's default exits
+	// silently. Not since StartedAt: the daemon records it after PID 1 may
+	// have printed.)
+	if _, err := e.WaitLog(ctx, ctr, regexp.MustCompile(`ready`), restarting, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	since, err = e.Signal(ctx, ctr, "TERM")
 	if err != nil {
 		t.Fatal(err)

@@ -11,6 +11,8 @@
 //	probe direct HOST:PORT   a TCP connection with no proxy; prints
 //	                         "direct HOST:PORT: connected" (exit 0) or
 //	                         "direct HOST:PORT: blocked: REASON" (exit 1)
+//	probe tty                whether standard input is a terminal: "tty: yes"
+//	                         or "tty: no" (what `bottle attach` gives it)
 //
 // Besides the roots in SSL_CERT_FILE (the bottle's CA), the probe trusts the
 // test CA that signs the upstreams' certificates: it stands in for the public
@@ -30,6 +32,7 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"bottle.test/images/internal/testca"
 )
@@ -48,13 +51,15 @@ func main() {
 			usage()
 		}
 		os.Exit(direct(os.Args[2]))
+	case "tty":
+		tty()
 	default:
 		usage()
 	}
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: probe serve | probe get [-X METHOD] URL | probe direct HOST:PORT")
+	fmt.Fprintln(os.Stderr, "usage: probe serve | probe get [-X METHOD] URL | probe direct HOST:PORT | probe tty")
 	os.Exit(2)
 }
 
@@ -115,4 +120,16 @@ func direct(addr string) int {
 	conn.Close()
 	fmt.Printf("direct %s: connected\n", addr)
 	return 0
+}
+
+// tty reports whether standard input is a terminal, the way isatty(3) tells:
+// the TCGETS ioctl succeeds only on one.
+func tty() {
+	var t syscall.Termios
+	_, _, errno := syscall.Syscall(syscall.SYS_IOCTL, 0, syscall.TCGETS, uintptr(unsafe.Pointer(&t)))
+	if errno != 0 {
+		fmt.Println("tty: no")
+		return
+	}
+	fmt.Println("tty: yes")
 }

@@ -28,7 +28,9 @@
 // bottle names, `env SLUG=story-$RUNID`, so two runs of a suite on one daemon
 // never touch each other's containers and networks), and, passed through from
 // the environment, DOCKER_HOST, DOCKER_CONFIG, BOTTLE_IMAGE_BINARY and
-// BOTTLE_REQUIRE_DOCKER.
+// BOTTLE_REQUIRE_DOCKER. When a script ends, passed or failed, the containers
+// and networks of the bottles it made (dev.bottle.state under its
+// $WORK/state) are removed, unless the work dir is kept.
 package bottletest
 
 import (
@@ -42,12 +44,15 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/moby/moby/client"
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/bottle-sh/bottle/engine/docker"
 )
 
 // Option configures Params and Run.
@@ -199,6 +204,10 @@ func Params(dir string, opts ...Option) testscript.Params {
 				}
 			}
 			env.Values[statusKey{}] = &scriptState{}
+			if !c.update && c.workdirRoot == "" { // a kept work dir keeps its bottles too, to look at
+				root := filepath.Join(env.WorkDir, "state")
+				env.Defer(func() { sweep(root) })
+			}
 			if c.setup != nil {
 				return c.setup(env)
 			}
@@ -218,6 +227,43 @@ func runID() string {
 	var b [4]byte
 	rand.Read(b[:]) // never fails (crypto/rand)
 	return hex.EncodeToString(b[:])
+}
+
+// stateLabel names the state dir of the bottle an object belongs to
+// (recipes/lib/names.star puts it on every container and network).
+const stateLabel = "dev.bottle.state"
+
+// sweep removes the containers and networks whose bottle's state dir is under
+// root, so a script that failed halfway leaves nothing on a shared daemon.
+// Best effort, and free without a daemon (dockerErr is probed once).
+func sweep(root string) {
+	if dockerErr() != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	eng, err := docker.New(ctx)
+	if err != nil {
+		return
+	}
+	mine := func(labels map[string]string) bool {
+		return strings.HasPrefix(labels[stateLabel], root+string(filepath.Separator))
+	}
+	labelled := map[string]string{stateLabel: ""}
+	if cs, err := eng.Containers(ctx, labelled); err == nil {
+		for _, c := range cs {
+			if mine(c.Labels) {
+				eng.ContainerRemove(ctx, c.ID)
+			}
+		}
+	}
+	if ns, err := eng.Networks(ctx, labelled); err == nil {
+		for _, n := range ns {
+			if mine(n.Labels) {
+				eng.NetworkRemove(ctx, n.ID)
+			}
+		}
+	}
 }
 
 func cmdBottle(ts *testscript.TestScript, neg bool, args []string, bin string) {

@@ -141,10 +141,12 @@ func TestEngineBench(t *testing.T) {
 	if _, err := e.WaitLog(ctx, ctr, regexp.MustCompile("ready"), time.Unix(0, 0), 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
-	var hup, hupCLI []time.Duration
+	var hup, hupAPI, hupCLI []time.Duration
 	re := regexp.MustCompile("SIGHUP received")
-	for range rounds * 4 {
-		hup = append(hup, timed(func() {
+	hupOnce := func(viaAPI bool) time.Duration {
+		e.signalViaAPI = viaAPI
+		defer func() { e.signalViaAPI = false }()
+		return timed(func() {
 			since, err := e.Signal(ctx, ctr, "HUP")
 			if err != nil {
 				t.Fatal(err)
@@ -152,7 +154,11 @@ func TestEngineBench(t *testing.T) {
 			if _, err := e.WaitLog(ctx, ctr, re, since, 10*time.Second); err != nil {
 				t.Fatal(err)
 			}
-		}))
+		})
+	}
+	for range rounds * 4 {
+		hup = append(hup, hupOnce(false))
+		hupAPI = append(hupAPI, hupOnce(true))
 		hupCLI = append(hupCLI, timed(func() {
 			since := time.Now()
 			run("docker", "kill", "-s", "HUP", ctr)
@@ -168,7 +174,8 @@ func TestEngineBench(t *testing.T) {
 			t.Fatalf("docker logs %s: no SIGHUP line within 10s", ctr)
 		}))
 	}
-	report("SIGHUP -> log line seen", hup, hupCLI, "Signal + WaitLog", "docker kill + docker logs poll")
+	report("SIGHUP -> log line seen", hup, hupCLI, "Signal (direct to PID 1) + WaitLog", "docker kill + docker logs poll")
+	report("SIGHUP -> log line seen, signal through the daemon", hupAPI, hupCLI, "Signal (API kill) + WaitLog", "docker kill + docker logs poll")
 
 	fmt.Printf("\nrounds: %d (median, min); compose: %s; API %s\n\n", rounds, strings.Join(compose, " "), e.APIVersion())
 	fmt.Println("| step | bottle engine | CLI | engine vs CLI |")

@@ -31,12 +31,6 @@ func (e *Engine) WaitLog(ctx context.Context, ctr string, re *regexp.Regexp, sin
 	if since.IsZero() {
 		since = time.Now()
 	}
-	ins, err := e.api.ContainerInspect(ctx, ctr, client.ContainerInspectOptions{})
-	if err != nil {
-		return "", fail(step, ctr, err)
-	}
-	tty := ins.Container.Config != nil && ins.Container.Config.Tty
-
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	if timeout > 0 {
@@ -44,7 +38,7 @@ func (e *Engine) WaitLog(ctx context.Context, ctr string, re *regexp.Regexp, sin
 		wctx, cancelT = context.WithTimeout(wctx, timeout)
 		defer cancelT()
 	}
-	rc, err := e.api.ContainerLogs(wctx, ins.Container.ID, client.ContainerLogsOptions{
+	rc, err := e.api.ContainerLogs(wctx, ctr, client.ContainerLogsOptions{
 		ShowStdout: true, ShowStderr: true, Follow: true, Timestamps: true,
 		Since: fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond()),
 	})
@@ -61,7 +55,7 @@ func (e *Engine) WaitLog(ctx context.Context, ctr string, re *regexp.Regexp, sin
 	done := make(chan result, 1)
 	go func() {
 		var r result
-		r.err = eachLogLine(rc, tty, func(ts time.Time, line string) bool {
+		r.err = eachLogLine(rc, func(ts time.Time, line string) bool {
 			if ts.Before(since) {
 				return true
 			}
@@ -95,7 +89,7 @@ func (e *Engine) WaitLog(ctx context.Context, ctr string, re *regexp.Regexp, sin
 	if r.err == nil || errors.Is(r.err, io.EOF) {
 		// The stream ended: the container stopped. A daemon may end a follow
 		// before it has sent the last lines, so read them once more.
-		if line, ok, seen := e.scanLogOnce(ctx, ins.Container.ID, tty, re, since); ok {
+		if line, ok, seen := e.scanLogOnce(ctx, ctr, re, since); ok {
 			return line, nil
 		} else if len(seen) > 0 {
 			last = seen
@@ -106,8 +100,8 @@ func (e *Engine) WaitLog(ctx context.Context, ctr string, re *regexp.Regexp, sin
 }
 
 // scanLogOnce reads the log from since without following it.
-func (e *Engine) scanLogOnce(ctx context.Context, id string, tty bool, re *regexp.Regexp, since time.Time) (line string, ok bool, last []string) {
-	rc, err := e.api.ContainerLogs(ctx, id, client.ContainerLogsOptions{
+func (e *Engine) scanLogOnce(ctx context.Context, ctr string, re *regexp.Regexp, since time.Time) (line string, ok bool, last []string) {
+	rc, err := e.api.ContainerLogs(ctx, ctr, client.ContainerLogsOptions{
 		ShowStdout: true, ShowStderr: true, Timestamps: true,
 		Since: fmt.Sprintf("%d.%09d", since.Unix(), since.Nanosecond()),
 	})
@@ -115,7 +109,7 @@ func (e *Engine) scanLogOnce(ctx context.Context, id string, tty bool, re *regex
 		return "", false, nil
 	}
 	defer rc.Close()
-	_ = eachLogLine(rc, tty, func(ts time.Time, l string) bool {
+	_ = eachLogLine(rc, func(ts time.Time, l string) bool {
 		if ts.Before(since) {
 			return true
 		}
@@ -156,12 +150,24 @@ func quoteLast(last []string) string {
 
 // eachLogLine demultiplexes a log stream fetched with timestamps and calls fn
 // for each line until fn returns false or the stream ends (nil error).
-func eachLogLine(rc io.Reader, tty bool, fn func(ts time.Time, line string) bool) error {
-	src := rc
-	if !tty {
+//
+// Whether the stream is multiplexed (no TTY) or raw (TTY) is read from its
+// first byte instead of an inspect, a round trip saved: a multiplexed frame
+// starts with its stream number (0-3), a raw line with its timestamp's year.
+func eachLogLine(rc io.Reader, fn func(ts time.Time, line string) bool) error {
+	br := bufio.NewReader(rc)
+	first, err := br.Peek(1)
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return err
+	}
+	var src io.Reader = br
+	if first[0] <= 3 {
 		pr, pw := io.Pipe()
 		go func() {
-			_, err := stdcopy.StdCopy(pw, pw, rc)
+			_, err := stdcopy.StdCopy(pw, pw, br)
 			pw.CloseWithError(err)
 		}()
 		defer pr.Close()
@@ -215,16 +221,11 @@ func (e *Engine) projectLogs(ctx context.Context, ctrs []engine.Container) (stri
 			svc += "-" + n
 		}
 		width = max(width, len(svc))
-		ins, err := e.api.ContainerInspect(ctx, c.ID, client.ContainerInspectOptions{})
-		if err != nil {
-			return "", fmt.Errorf("logs of %s: %v", c.Name, trimAPIError(err))
-		}
 		rc, err := e.api.ContainerLogs(ctx, c.ID, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Timestamps: true})
 		if err != nil {
 			return "", fmt.Errorf("logs of %s: %v", c.Name, trimAPIError(err))
 		}
-		tty := ins.Container.Config != nil && ins.Container.Config.Tty
-		err = eachLogLine(rc, tty, func(ts time.Time, text string) bool {
+		err = eachLogLine(rc, func(ts time.Time, text string) bool {
 			lines = append(lines, logLine{ts: ts, stamp: ts.UTC().Format(time.RFC3339Nano), service: svc, text: text})
 			return true
 		})

@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+
+	"github.com/bottle-sh/bottle/engine"
 )
 
 // A reload signal reaches PID 1 both ways: straight to the process (the
@@ -84,5 +88,36 @@ func TestSignalDirectChecksCgroup(t *testing.T) {
 	}
 	if signalDirect("short", os.Getpid(), syscall.SIGHUP) || signalDirect(strings.Repeat("ab", 32), 0, syscall.SIGHUP) {
 		t.Error("signalDirect accepted a bad id or pid")
+	}
+}
+
+// WaitLog and the compose logs read both kinds of log stream: multiplexed
+// (no TTY) and raw (a container with a TTY), told apart by the first byte.
+func TestWaitLogWithTTY(t *testing.T) {
+	e := needDocker(t)
+	ctx := ctxT(t)
+	name := testRun + "-tty"
+	_, err := e.api.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name:   name,
+		Config: &container.Config{Image: testImage, Cmd: []string{"serve", "--name", "tty"}, Tty: true, Labels: testLabels()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.ContainerRemove(context.Background(), name) })
+	if _, err := e.api.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	line, err := e.WaitLog(ctx, name, regexp.MustCompile(`ready`), time.Unix(0, 0), 10*time.Second)
+	if err != nil || line != "reader tty: ready" {
+		t.Fatalf("WaitLog = %q, %v", line, err)
+	}
+	c, err := e.Inspect(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := e.projectLogs(ctx, []engine.Container{c})
+	if err != nil || !regexp.MustCompile(`(?m)^`+name+` \| \d{4}-\S+ reader tty: ready$`).MatchString(text) {
+		t.Errorf("projectLogs = %q, %v", text, err)
 	}
 }

@@ -171,7 +171,8 @@ func compile(ctx context.Context, reader FileReader, recipe string, pre starlark
 				}
 			}
 			for _, id := range l.names {
-				if t.prog != nil && !t.exports[id.Name] {
+				// In a cycle the target's names are beside the point.
+				if t.prog != nil && !t.exports[id.Name] && state[t] != 1 {
 					msg := fmt.Sprintf("load: %s does not define %s", t.display, id.Name)
 					var defined []string
 					for name := range t.exports {

@@ -289,3 +289,19 @@ for i in range(50):
 		}
 	}
 }
+
+// Under --json the recorder's lines become dry-run events, however the
+// writes are split.
+func TestDryRunJSON(t *testing.T) {
+	var out bytes.Buffer
+	w := DryRunJSON(&out)
+	for _, part := range []string{"dry-run: create net", "work a\ndry-run: ", "remove b\n"} {
+		if _, err := io.WriteString(w, part); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := `{"type":"dry-run","msg":"create network a"}` + "\n" + `{"type":"dry-run","msg":"remove b"}` + "\n"
+	if out.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
+	}
+}

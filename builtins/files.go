@@ -178,6 +178,11 @@ func writeInplace(_ *starlark.Thread, env *Env, name string, args starlark.Tuple
 		dryRunDiff(env, name, path, prev.data, prev.existed, content)
 		return mkstruct("path", path, "inode", prev.inode, "size", len(content), "changed", changed), nil
 	}
+	if !changed {
+		// Same bytes and mode: rewriting would only open a window in which a
+		// reader sees a partial file.
+		return mkstruct("path", path, "inode", prev.inode, "size", len(content), "changed", false), nil
+	}
 	perm := fs.FileMode(0o644)
 	if mode.set {
 		perm = fs.FileMode(mode.mode)
@@ -196,19 +201,26 @@ func writeInplace(_ *starlark.Thread, env *Env, name string, args starlark.Tuple
 	return mkstruct("path", path, "inode", inode, "size", len(content), "changed", changed), nil
 }
 
-// writeInPlace overwrites path through its existing inode: no O_TRUNC before
-// the write (a reader never sees an empty file), truncate to the new length
-// after it, fsync. It never renames, so single-file bind mounts see the bytes.
+// writeInPlace overwrites path through its existing inode: truncate to zero,
+// write, fsync. It never renames, so single-file bind mounts see the bytes.
+//
+// Truncating first is what makes a racing reader fail closed: it can only
+// see an empty file or a prefix of the new content, which the egress rejects
+// (empty, cut mid-line, no final newline) or reads as a subset of the new
+// routes. Writing first and truncating after would let it see the new bytes
+// followed by the tail of the old file: possibly valid YAML that allows a
+// host neither version allows. The writer signals after the fsync, so the
+// reload it asks for reads the whole file.
 func writeInPlace(path string, data []byte, perm fs.FileMode, setMode bool) (uint64, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, perm)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	if _, err := f.WriteAt(data, 0); err != nil {
+	if err := f.Truncate(0); err != nil {
 		return 0, err
 	}
-	if err := f.Truncate(int64(len(data))); err != nil {
+	if _, err := f.WriteAt(data, 0); err != nil {
 		return 0, err
 	}
 	if setMode {

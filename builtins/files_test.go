@@ -6,6 +6,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
@@ -303,5 +304,25 @@ func TestShortenDiff(t *testing.T) {
 		if got := shortenDiff(tc.in, 60); got != tc.want {
 			t.Errorf("shortenDiff(%d lines) =\n%s\nwant\n%s", strings.Count(tc.in, "\n"), got, tc.want)
 		}
+	}
+}
+
+// Rewriting the same bytes would only open a window in which a reader (the
+// egress on a stray SIGHUP) sees a truncated file: an unchanged write leaves
+// the file alone.
+func TestWriteInplaceUnchangedLeavesFileAlone(t *testing.T) {
+	r := newRun(t)
+	p := r.path("routes.yaml")
+	mustWrite(t, p, "routes: []\n", 0o600)
+	old := time.Now().Add(-time.Hour).Truncate(time.Second)
+	if err := os.Chtimes(p, old, old); err != nil {
+		t.Fatal(err)
+	}
+	v := r.eval(t, `x = write_inplace("routes.yaml", "routes: []\n")`)
+	if field(t, v, "changed") != starlark.False {
+		t.Errorf("changed = %v, want False for the same bytes", field(t, v, "changed"))
+	}
+	if fi, _ := os.Stat(p); !fi.ModTime().Equal(old) {
+		t.Errorf("mtime moved from %v to %v: the file was rewritten", old, fi.ModTime())
 	}
 }

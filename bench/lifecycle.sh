@@ -20,6 +20,11 @@
 # raw lines go to bench/out/lifecycle-<time>.txt. Needs a daemon, docker-compose
 # (v1) or docker compose (v2), openssl, and a static bottle ($BOTTLE, else built
 # into bench/out/bottle).
+#
+# BOTTLE_BASELINE=/path/to/an/older/bottle adds a before/after comparison in
+# the same run: each teardown iteration and each apply is done by the older
+# binary too, interleaved (recorded as baseline_*), so both see the same load.
+# The recipes are this tree's; the image is $BOTTLE's.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
@@ -124,6 +129,11 @@ for i in $(seq 1 "$RUNS"); do
 	"$BOTTLE" run recipes/stop.star slug="bb$i" purge=1 >/dev/null 2>&1; t2=$(now)
 	record bottle_up_ms "$(ms "$t0" "$t1")"
 	record bottle_down_ms "$(ms "$t1" "$t2")"
+	if [ -n "${BOTTLE_BASELINE:-}" ]; then
+		"$BOTTLE" run recipes/start.star name="bo$i" >/dev/null 2>&1
+		t1=$(now); "$BOTTLE_BASELINE" run recipes/stop.star slug="bo$i" purge=1 >/dev/null 2>&1; t2=$(now)
+		record baseline_down_ms "$(ms "$t1" "$t2")"
+	fi
 done
 
 # Live routes changes on one running bottle.
@@ -131,11 +141,17 @@ done
 ROUTES=$BOTTLE_STATE_DIR/bapply/live-config/routes.yaml
 EGRESS=$(docker ps -q --filter label=dev.bottle.instance=bapply --filter label=dev.bottle.role=egress)
 for i in $(seq 1 "$APPLIES"); do
-	if [ $((i % 2)) = 1 ]; then op=add; else op=remove; fi
+	if [ $((i % 2)) = 1 ] || [ -n "${BOTTLE_BASELINE:-}" ]; then op=add; else op=remove; fi
 	t0=$(now)
 	"$BOTTLE" run recipes/routes_apply.star slug=bapply $op=bench.example.com >/dev/null 2>&1
 	t1=$(now)
 	record routes_apply_ms "$(ms "$t0" "$t1")"
+	if [ -n "${BOTTLE_BASELINE:-}" ]; then
+		t0=$(now) # the older binary takes the route out again
+		"$BOTTLE_BASELINE" run recipes/routes_apply.star slug=bapply remove=bench.example.com >/dev/null 2>&1
+		t1=$(now)
+		record baseline_apply_ms "$(ms "$t0" "$t1")"
+	fi
 done
 # By hand: write in place (same inode: truncate and write through >), SIGHUP, poll.
 for i in $(seq 1 "$APPLIES"); do
@@ -161,7 +177,7 @@ done
 "$BOTTLE" run recipes/stop.star slug=bapply purge=1 >/dev/null 2>&1
 
 echo "# summary: name runs median p95 (ms)" | tee -a "$OUT"
-for name in script_up_ms bottle_up_ms script_down_ms bottle_down_ms routes_apply_ms hand_sighup_ms restart_t10_ms restart_t0_ms; do
+for name in script_up_ms bottle_up_ms script_down_ms bottle_down_ms baseline_down_ms routes_apply_ms baseline_apply_ms hand_sighup_ms restart_t10_ms restart_t0_ms; do
 	grep "^$name " "$OUT" | awk '{print $2}' | sort -n | awk -v name="$name" '
 		{ v[NR] = $1 }
 		END { if (NR == 0) exit; p50 = v[int((NR + 1) / 2)]; i95 = int(NR * 0.95 + 0.999); if (i95 > NR) i95 = NR; printf "%s %d %d %d\n", name, NR, p50, v[i95] }'

@@ -337,20 +337,26 @@ var dockerErr = sync.OnceValue(func() error {
 		return err
 	}
 	defer api.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	// Generous: a loaded CI machine must not turn a slow answer into "no Docker".
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
 	_, err = api.Ping(ctx, client.PingOptions{})
 	return err
 })
 
 var composeErr = sync.OnceValue(func() error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	err1 := exec.CommandContext(ctx, "docker", "compose", "version").Run()
+	// docker-compose v1 spends ~0.5 s starting Python on an idle machine and
+	// many seconds under load; each probe gets its own generous limit.
+	probe := func(name string, arg ...string) error {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		defer cancel()
+		return exec.CommandContext(ctx, name, arg...).Run()
+	}
+	err1 := probe("docker", "compose", "version")
 	if err1 == nil {
 		return nil
 	}
-	err2 := exec.CommandContext(ctx, "docker-compose", "version").Run()
+	err2 := probe("docker-compose", "version")
 	if err2 == nil {
 		return nil
 	}

@@ -4,8 +4,10 @@ package builtins
 //
 //	yaml.encode(v) -> string: dicts keep their key order; None, bools, ints,
 //	                  floats, strings, lists, tuples and dicts only
-//	yaml.decode(s) -> value: mappings become dicts (in document order),
-//	                  sequences lists; errors carry the line ("yaml.decode: line 3: ...")
+//	yaml.decode(s, name=None) -> value: mappings become dicts (in document
+//	                  order), sequences lists; errors carry the line
+//	                  ("yaml.decode: line 3: ..."), and with name the file too
+//	                  ("yaml.decode: bottles/x.yaml:3: ...")
 //	json.encode(v), json.decode(s), json.indent(s), json.encode_indent(v)
 //	               -> go.starlark.net/lib/json
 
@@ -25,7 +27,7 @@ import (
 func codecsBuiltins() []Builtin {
 	out := module("yaml", "YAML encoding and decoding",
 		def("yaml.encode", "yaml.encode(v)", "a value as YAML text; dicts keep their key order", pure, yamlEncode),
-		def("yaml.decode", "yaml.decode(s)", "parse YAML text into dicts, lists and scalars; errors name the line", pure, yamlDecode),
+		def("yaml.decode", "yaml.decode(s, name=None)", "parse YAML text into dicts, lists and scalars; errors name the line (as name:line when name, a file name, is given)", pure, yamlDecode),
 	)
 	return append(out, libModule(starjson.Module, "JSON encoding and decoding (go.starlark.net/lib/json)", map[string][2]string{
 		"encode":        {"json.encode(v)", "a value as compact JSON"},
@@ -155,14 +157,39 @@ func orTop(where string) string {
 
 func yamlDecode(_ *starlark.Thread, _ *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var s string
-	if err := starlark.UnpackArgs(name, args, kwargs, "s", &s); err != nil {
+	var file starlark.Value = starlark.None
+	if err := starlark.UnpackArgs(name, args, kwargs, "s", &s, "name?", &file); err != nil {
 		return nil, err
+	}
+	var fname string
+	switch f := file.(type) {
+	case starlark.NoneType:
+	case starlark.String:
+		fname = string(f)
+	default:
+		return nil, fmt.Errorf("%s: name: want a string or None, got %s", name, file.Type())
 	}
 	v, err := decodeYAML(s)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, withFile(err, fname))
 	}
 	return v, nil
+}
+
+// yamlErrLineRE matches the "line N: " that decodeYAML's errors start with.
+var yamlErrLineRE = regexp.MustCompile(`^line (\d+): `)
+
+// withFile turns decodeYAML's "line N: msg" into "file:N: msg" (and any
+// other error into "file: msg"); file "" leaves err as it is.
+func withFile(err error, file string) error {
+	if file == "" {
+		return err
+	}
+	msg := err.Error()
+	if m := yamlErrLineRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Errorf("%s:%s: %s", file, m[1], msg[len(m[0]):])
+	}
+	return fmt.Errorf("%s: %s", file, msg)
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: (?:unmarshal errors:\n\s*)?line (\d+): `)

@@ -37,6 +37,17 @@ func TestYAMLErrorsNameTheLine(t *testing.T) {
 	r.fails(t, `yaml.encode({"a": {"b": [1, len]}})`, "yaml.encode:", "a.b[1]", "cannot encode a builtin_function_or_method")
 }
 
+func TestYAMLErrorsNameTheFile(t *testing.T) {
+	r := newRun(t)
+	r.fails(t, `yaml.decode("a: 1\nb: c: d\n", name="bottles/x.yaml")`, "yaml.decode: bottles/x.yaml:2: mapping values are not allowed")
+	r.fails(t, `yaml.decode("a: 1\nb: 2\na: 3\n", "m.yaml")`, "yaml.decode: m.yaml:3: duplicate key")
+	r.fails(t, `yaml.decode("a: [1", name="m.yaml")`, "yaml.decode: m.yaml:")
+	r.fails(t, `yaml.decode("a: 1", name=3)`, "yaml.decode: name: want a string or None, got int")
+	if v := r.eval(t, `x = yaml.decode("a: 1\n", name=None) == yaml.decode("a: 1\n", name="f.yaml")`); v.String() != "True" {
+		t.Errorf("name changes the value: %v", v)
+	}
+}
+
 func TestJSONModule(t *testing.T) {
 	r := newRun(t)
 	v := r.eval(t, `x = (json.encode({"a": [1, "two"]}), json.decode('{"k": true}'))`)

@@ -22,14 +22,25 @@
 //
 // An absolute-form request (GET http://host/path) is routed on the URL's
 // host, never on the Host header; a Host header that disagrees is a 400.
-// A CONNECT is routed on its target. No route, or a path or method the
-// route does not allow: 403 with a one-line body naming the host and the
-// routes file. A CONNECT to a route without paths, methods or inject is a
+// A CONNECT is routed on its target. Hosts are compared lowercased, without
+// a trailing dot and without IPv6 brackets; the host routed on is the host
+// dialled. A route matches its host on every port (routes.yaml has no
+// ports, so "github.com" also allows github.com:22 for git over ssh).
+// No route, or a path or method the route does not allow: 403 with a
+// one-line body naming the host and the routes file. A CONNECT to a route without paths, methods or inject is a
 // plain tunnel: the proxy never sees the bytes. A CONNECT to a route with
 // them is intercepted: the proxy answers the TLS handshake with a leaf for
 // the CONNECT target signed by the bottle's CA, and checks every request
-// inside against the routes in force when that request arrives. Upstream
-// TLS is verified against the system roots (SSL_CERT_FILE honoured) or
+// inside against the routes in force when that request arrives. Inside,
+// the CONNECT target is the only host: a request whose Host header or
+// absolute URL names another host is a 421, and every request goes to the
+// target, whatever SNI the client sent. A plain tunnel carries whatever
+// the client sends to the target's address, so what it allows is "this
+// host's servers", not "this host's name": a server that serves other
+// names (a CDN) is reachable under them. Give such hosts a rule (e.g.
+// paths: ["/"]) to have them intercepted and checked per request.
+// Once one direction of a plain tunnel ends, the other has 5 minutes.
+// Upstream TLS is verified against the system roots (SSL_CERT_FILE honoured) or
 // Config.RootCAs. Inject deletes the client's header and sets the value of
 // an environment variable of the sidecar; a route with inject refuses plain
 // http, which would put the secret on the wire in clear.
@@ -39,14 +50,19 @@
 // to a non-numeric or out-of-range port (400), Content-Length together with
 // Transfer-Encoding (400: net/http would quietly drop the Content-Length, so
 // the raw head is scanned first), a head over 16 KiB (431), an IP literal
-// that no route names (403, like any host without a route), dot segments or
-// encoded slashes in a path that a paths rule checks (400).
+// that no route names (403, like any host without a route), dot segments
+// (also "..;" and encoded dots) or encoded slashes in a path that a paths
+// rule checks (400). paths rules are plain string prefixes of the escaped
+// path, without the query string: "/v1" also allows "/v1beta"; write "/v1/".
+// An upstream's response head may take at most 1 MiB (then 502).
 //
 // Reload swaps one pointer: a request reads the routes once, when it
 // starts, and finishes under them. The routes file is written in place by
-// the host, so a reload can read a partial file; the parser rejects it
-// (bad YAML, a bad route, an empty file, or a last line without its
-// newline) and the old routes keep serving.
+// the host (truncate, then write), so a reload can read a partial file. The
+// proxy reads the file until two reads 20 ms apart agree (a prefix cut at a
+// line end can parse, and be more permissive than the whole file); the
+// parser rejects the rest (bad YAML, a bad route, an empty file, a last
+// line without its newline). On any failure the old routes keep serving.
 //
 // Access log: one JSON line per request on Config.AccessLog, with time,
 // client, method, host, path (no query string), decision (allow, deny,

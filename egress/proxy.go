@@ -2,6 +2,7 @@ package egress
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -41,7 +42,8 @@ type Proxy struct {
 	cfg       Config
 	routes    atomic.Pointer[Routes]
 	reloadMu  sync.Mutex
-	tlsClient *tls.Config // to real hosts; cloned per connection for ServerName
+	readFile  func(string) ([]byte, error) // os.ReadFile; tests stub it
+	tlsClient *tls.Config                  // to real hosts; cloned per connection for ServerName
 	tlsServer *tls.Config
 	access    *accessLog
 
@@ -88,6 +90,7 @@ func New(cfg Config) (*Proxy, error) {
 		access:    newAccessLog(cfg.AccessLog),
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*clientConn]struct{}{},
+		readFile:  os.ReadFile,
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.tlsClient = &tls.Config{
@@ -146,11 +149,48 @@ func (p *Proxy) Reload() error {
 	return nil
 }
 
-// load reads and checks the routes file against what this proxy can do.
-func (p *Proxy) load() (*Routes, error) {
-	rs, err := ReadRoutesFile(p.cfg.RoutesFile)
+// Reading a file the host may be rewriting in place (see readStable).
+const (
+	settleDelay = 20 * time.Millisecond
+	settleReads = 10
+)
+
+// readStable reads the routes file until two reads, settleDelay apart,
+// agree. The host writes routes.yaml in place (truncate, then write), so a
+// read can see a prefix of the new text. A prefix cut mid-line fails to
+// parse, but one cut exactly at a line end can be valid YAML and more
+// permissive than the whole file: "- host: x" without the "paths:" or
+// "methods:" lines that followed it. Waiting for the content to stop
+// changing closes that window for any writer that finishes within
+// settleDelay; a file still changing after settleReads reads is rejected.
+func (p *Proxy) readStable() ([]byte, error) {
+	prev, err := p.readFile(p.cfg.RoutesFile)
 	if err != nil {
 		return nil, err
+	}
+	for i := 0; i < settleReads; i++ {
+		time.Sleep(settleDelay)
+		cur, err := p.readFile(p.cfg.RoutesFile)
+		if err != nil {
+			return nil, err
+		}
+		if bytes.Equal(prev, cur) {
+			return cur, nil
+		}
+		prev = cur
+	}
+	return nil, fmt.Errorf("%s: still changing after %d reads %v apart (being written?)", p.cfg.RoutesFile, settleReads+1, settleDelay)
+}
+
+// load reads and checks the routes file against what this proxy can do.
+func (p *Proxy) load() (*Routes, error) {
+	data, err := p.readStable()
+	if err != nil {
+		return nil, err
+	}
+	rs, err := ParseRoutes(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", p.cfg.RoutesFile, err)
 	}
 	var errs []string
 	for _, r := range rs.Routes {

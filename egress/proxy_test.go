@@ -332,6 +332,7 @@ func TestInterceptionRulesAndInjection(t *testing.T) {
 		{"DELETE", "/v1/messages", 403},
 		{"GET", "/v1/../admin", 400},
 		{"GET", "/v1/%2e%2e/admin", 400},
+		{"GET", "/v1/..;/admin", 400},
 	} {
 		req, _ := http.NewRequest(tc.method, "https://api.example.test/", nil)
 		req.URL.Opaque = "//api.example.test" + tc.path // keep the path as written

@@ -123,10 +123,12 @@ func ReadRoutesFile(path string) (*Routes, error) {
 // each as "line N: field: what is wrong", joined into one error.
 //
 // The host writes routes.yaml in place, so the proxy can read a file that is
-// still being written. A partial file almost always fails to parse; the one
-// that would not (cut exactly at a line end) is caught by requiring the file
-// to end with a newline, which every editor and yaml.encode produce, and by
-// rejecting an empty file.
+// still being written. An empty file is rejected, and so is one whose last
+// line has no newline (every editor and yaml.encode end with one), which
+// catches a cut mid-line. A cut exactly at a line end can still parse, as
+// fewer routes or as a last route without the paths, methods or inject
+// lines that followed it: the parser cannot tell, so the proxy reads the
+// file until two reads agree before parsing it (Proxy.Reload).
 func ParseRoutes(data []byte) (*Routes, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("file is empty (expected a top-level \"routes:\" list)")

@@ -445,13 +445,19 @@ func sameHost(a, b, defaultPort string) bool {
 }
 
 // ambiguousPath reports paths a prefix rule could be fooled by: dot
-// segments that the upstream would resolve, encoded dots and slashes.
+// segments that the upstream would resolve (also with ";" parameters, as
+// in "..;"), encoded dots and slashes.
 func ambiguousPath(p string) bool {
 	lower := strings.ToLower(p)
 	if strings.Contains(lower, "%2e") || strings.Contains(lower, "%2f") || strings.Contains(lower, "%5c") || strings.Contains(p, "\\") {
 		return true
 	}
-	for _, seg := range strings.Split(p, "/") {
+	for _, seg := range strings.Split(strings.ReplaceAll(lower, "%3b", ";"), "/") {
+		// "..;x" is ".." to servlet containers, which drop ";" parameters
+		// before resolving dot segments.
+		if i := strings.IndexByte(seg, ';'); i >= 0 {
+			seg = seg[:i]
+		}
 		if seg == "." || seg == ".." {
 			return true
 		}
@@ -590,22 +596,32 @@ func (p *Proxy) dialTunnel(ctx context.Context, hostport string) (net.Conn, erro
 	return c, nil
 }
 
+// halfCloseTimeout is how long a tunnel's other direction may go on once
+// one direction has ended. Without it, a client that left while the
+// upstream holds its side open (or the reverse) would hold the tunnel's
+// goroutines and both connections forever.
+var halfCloseTimeout = idleTimeout
+
 // splice copies both ways until both sides are done, half-closing each
-// side when its peer stops sending. It returns the bytes sent to the client.
+// side when its peer stops sending; once one direction is done the other
+// gets halfCloseTimeout to finish. It returns the bytes sent to the client.
 func splice(client net.Conn, early []byte, up net.Conn) int64 {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		if len(early) > 0 {
 			if _, err := up.Write(early); err != nil {
+				up.Close()
 				return
 			}
 		}
 		io.Copy(up, client)
 		closeWrite(up)
+		up.SetReadDeadline(time.Now().Add(halfCloseTimeout))
 	}()
 	n, _ := io.Copy(client, up)
 	closeWrite(client)
+	client.SetReadDeadline(time.Now().Add(halfCloseTimeout))
 	<-done
 	return n
 }

@@ -25,7 +25,8 @@ type upstream struct {
 	idle time.Time // when the last response ended
 	br   *bufio.Reader
 	bw   *bufio.Writer
-	used bool // has carried a request: a failure may just be a stale keep-alive
+	lim  *headLimit // under br: bounds what a response head may take
+	used bool       // has carried a request: a failure may just be a stale keep-alive
 }
 
 func (u *upstream) close() {
@@ -77,6 +78,11 @@ func (u *upstream) send(out *http.Request, absoluteForm bool) (*http.Response, e
 	if err != nil {
 		return nil, err
 	}
+	// The heads (1xx ones included) of one response: at most
+	// maxResponseHead bytes from the wire, so an upstream cannot make the
+	// proxy buffer an endless head. The body is not limited.
+	u.lim.n = maxResponseHead
+	defer func() { u.lim.n = -1 }()
 	for {
 		resp, err := http.ReadResponse(u.br, out)
 		if err != nil {
@@ -136,7 +142,8 @@ func (p *Proxy) dialUpstream(cc *clientConn, u *upstream, key string, out *http.
 		return err
 	}
 	cc.setUpstream(c)
-	*u = upstream{key: key, conn: c, raw: raw, idle: time.Now(), br: bufio.NewReaderSize(c, 4<<10), bw: bufio.NewWriterSize(c, 4<<10)}
+	lim := &headLimit{r: c, n: -1}
+	*u = upstream{key: key, conn: c, raw: raw, idle: time.Now(), br: bufio.NewReaderSize(lim, 4<<10), bw: bufio.NewWriterSize(c, 4<<10), lim: lim}
 	return nil
 }
 
@@ -163,3 +170,32 @@ func (p *Proxy) clientTLS(ctx context.Context, c net.Conn, host string) (net.Con
 }
 
 var errUpgrade = errors.New("the upstream switched protocols; upgrades are not forwarded")
+
+// maxResponseHead bounds the bytes read from an upstream while waiting for
+// a response head: status lines and headers, 1xx responses included.
+const maxResponseHead = 1 << 20
+
+var errResponseHeadTooLarge = fmt.Errorf("the upstream's response head is larger than %d KiB", maxResponseHead>>10)
+
+// headLimit is the reader under an upstream's bufio.Reader. While n >= 0 a
+// read takes at most n more bytes, and fails once they are used up; n < 0
+// (while a body is read) is no limit.
+type headLimit struct {
+	r net.Conn
+	n int64
+}
+
+func (l *headLimit) Read(b []byte) (int, error) {
+	if l.n < 0 {
+		return l.r.Read(b)
+	}
+	if l.n == 0 {
+		return 0, errResponseHeadTooLarge
+	}
+	if int64(len(b)) > l.n {
+		b = b[:l.n]
+	}
+	m, err := l.r.Read(b)
+	l.n -= int64(m)
+	return m, err
+}

@@ -380,15 +380,19 @@ func isDNSName(s string) bool {
 	if len(s) == 0 || len(s) > 253 {
 		return false
 	}
-	for _, label := range strings.Split(s, ".") {
-		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+	start := 0 // of the current label
+	for i := 0; i <= len(s); i++ {
+		if i == len(s) || s[i] == '.' {
+			label := s[start:i]
+			if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
 				return false
 			}
+			start = i + 1
+			continue
+		}
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
 		}
 	}
 	return true

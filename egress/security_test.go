@@ -252,3 +252,27 @@ func TestHalfOpenTunnelEnds(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// Spellings of hosts on the proxy port: the host routed on is the host
+// dialled, whatever the case, trailing dot, userinfo or brackets.
+func TestHostSpellings(t *testing.T) {
+	tp := startProxy(t, testRoutes)
+	for _, tc := range []struct{ name, req, status string }{
+		{"upper case and trailing dot", "GET http://PLAIN.example.test./ HTTP/1.1\r\nHost: plain.example.test\r\n\r\n", "200"},
+		{"userinfo naming an allowed host", "GET http://plain.example.test@evil.test/ HTTP/1.1\r\nHost: evil.test\r\n\r\n", "403"},
+		{"userinfo on an allowed host", "GET http://evil.test:x@plain.example.test/ HTTP/1.1\r\nHost: plain.example.test\r\n\r\n", "200"},
+		{"percent-encoded host", "GET http://plain.example.test%2eevil.test/ HTTP/1.1\r\nHost: plain.example.test\r\n\r\n", "400"},
+		{"IPv6 literal", "GET http://[::1]/ HTTP/1.1\r\nHost: [::1]\r\n\r\n", "403"},
+		{"double trailing dot", "GET http://plain.example.test../ HTTP/1.1\r\nHost: plain.example.test..\r\n\r\n", "400"},
+		{"wildcard empty label", "GET http://x..wild.test/ HTTP/1.1\r\nHost: x..wild.test\r\n\r\n", "400"},
+		{"CONNECT upper case, trailing dot", "CONNECT TUNNEL.example.test.:443 HTTP/1.1\r\n\r\n", "200"},
+		{"CONNECT userinfo", "CONNECT tunnel.example.test@evil.test:443 HTTP/1.1\r\n\r\n", "400"},
+		{"CONNECT IPv6", "CONNECT [::1]:443 HTTP/1.1\r\n\r\n", "403"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if line := rawRequest(t, tp, tc.req); !strings.HasPrefix(line, "HTTP/1.1 "+tc.status+" ") {
+				t.Errorf("got %q, want %s", line, tc.status)
+			}
+		})
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
@@ -432,6 +433,14 @@ func splitHostPort(hostport, defaultPort string) (host, port string, err error) 
 	}
 	if host == "" {
 		return host, port, fmt.Errorf("no host in %q", hostport)
+	}
+	// Only a host name or an IP literal: what is routed on is what is
+	// dialled, so nothing a resolver might read differently ("a..b",
+	// "a.b..", which Match would otherwise see as "a.b").
+	if !isDNSName(host) {
+		if _, err := netip.ParseAddr(host); err != nil {
+			return host, port, fmt.Errorf("bad host %q: neither a host name (ASCII letters, digits, \"-\", \"_\" and dots) nor an IP address", host)
+		}
 	}
 	return host, port, nil
 }

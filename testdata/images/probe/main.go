@@ -4,10 +4,14 @@
 // SSL_CERT_FILE, and prints what it got.
 //
 //	probe serve              idle as PID 1 until SIGTERM or SIGINT, then exit 0
-//	probe get [-X METHOD] URL
+//	probe get [-X METHOD] [-H 'Name: value']... URL
 //	                         one request through the proxy from the environment;
-//	                         prints "status: N" and the body; exit 0 for any
-//	                         HTTP response, 1 when no response came back
+//	                         prints "status: N", for https the certificate it
+//	                         verified ("tls: leaf issued by CN, verified up to
+//	                         CN") and the body; exit 0 for any HTTP response, 1
+//	                         when no response came back
+//	probe ca                 prints the test CA certificate (PEM) that signs the
+//	                         upstreams' leaves, for a manifest's upstream_roots
 //	probe direct HOST:PORT   a TCP connection with no proxy; prints
 //	                         "direct HOST:PORT: connected" (exit 0) or
 //	                         "direct HOST:PORT: blocked: REASON" (exit 1)
@@ -30,6 +34,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 	"unsafe"
@@ -53,13 +58,15 @@ func main() {
 		os.Exit(direct(os.Args[2]))
 	case "tty":
 		tty()
+	case "ca":
+		fmt.Print(strings.TrimLeft(testca.CertPEM, "\n"))
 	default:
 		usage()
 	}
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: probe serve | probe get [-X METHOD] URL | probe direct HOST:PORT | probe tty")
+	fmt.Fprintln(os.Stderr, "usage: probe serve | probe get [-X METHOD] [-H 'Name: value']... URL | probe direct HOST:PORT | probe tty | probe ca")
 	os.Exit(2)
 }
 
@@ -75,6 +82,8 @@ func get(args []string) int {
 	fs := flag.NewFlagSet("get", flag.ExitOnError)
 	method := fs.String("X", "GET", "request method")
 	timeout := fs.Duration("timeout", 10*time.Second, "whole-request timeout")
+	var headers headerFlags
+	fs.Var(&headers, "H", "a request header `Name: value` (repeatable)")
 	fs.Parse(args)
 	if fs.NArg() != 1 {
 		usage()
@@ -96,6 +105,14 @@ func get(args []string) int {
 		fmt.Println("error:", err)
 		return 1
 	}
+	for _, h := range headers {
+		name, value, ok := strings.Cut(h, ":")
+		if !ok {
+			fmt.Println("error: -H", h, "is not Name: value")
+			return 1
+		}
+		req.Header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		fmt.Println("error:", err)
@@ -103,13 +120,25 @@ func get(args []string) int {
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
-	fmt.Printf("status: %d\n%s", resp.StatusCode, body)
+	fmt.Printf("status: %d\n", resp.StatusCode)
+	if st := resp.TLS; st != nil && len(st.PeerCertificates) > 0 && len(st.VerifiedChains) > 0 {
+		chain := st.VerifiedChains[0]
+		fmt.Printf("tls: leaf issued by %s, verified up to %s\n",
+			st.PeerCertificates[0].Issuer.CommonName, chain[len(chain)-1].Subject.CommonName)
+	}
+	fmt.Printf("%s", body)
 	if err != nil {
 		fmt.Println("\nerror reading body:", err)
 		return 1
 	}
 	return 0
 }
+
+// headerFlags collects repeated -H flags.
+type headerFlags []string
+
+func (h *headerFlags) String() string     { return strings.Join(*h, ", ") }
+func (h *headerFlags) Set(v string) error { *h = append(*h, v); return nil }
 
 func direct(addr string) int {
 	conn, err := net.DialTimeout("tcp", addr, 3*time.Second)

@@ -5,6 +5,13 @@
 //
 //	upstream NAME: https GET /path
 //
+// followed by one line per x-api-key header value it received, as
+//
+//	x-api-key: VALUE
+//
+// so a suite can tell which credential reached it (the one the egress
+// injected, not the agent's). The value is never logged.
+//
 // Flags: --name (default: the hostname), --hosts (extra comma-separated names
 // for the certificate), --http and --https (listen addresses). It logs one line
 // per request and exits 0 on SIGTERM or SIGINT.
@@ -62,6 +69,9 @@ func main() {
 		}
 		log.Printf("%s %s %s%s from %s", proto, r.Method, r.Host, r.URL.Path, r.RemoteAddr)
 		fmt.Fprintf(w, "upstream %s: %s %s %s\n", *name, proto, r.Method, r.URL.Path)
+		for _, v := range r.Header.Values("X-Api-Key") {
+			fmt.Fprintf(w, "x-api-key: %s\n", v)
+		}
 	})
 	plain := &http.Server{Addr: *httpAddr, Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	secure := &http.Server{Addr: *httpsAddr, Handler: handler, ReadHeaderTimeout: 10 * time.Second,

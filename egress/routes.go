@@ -83,6 +83,9 @@ func (rs *Routes) Match(host string) *Route {
 	if r, ok := rs.exact[host]; ok {
 		return r
 	}
+	if len(rs.suffixes) == 0 || isIPLiteral(host) {
+		return nil // a wildcard names hosts, never addresses
+	}
 	for _, r := range rs.suffixes {
 		suffix := r.Host[1:] // ".example.com"
 		if len(host) > len(suffix) && strings.HasSuffix(host, suffix) {
@@ -98,6 +101,25 @@ func (rs *Routes) Len() int {
 		return 0
 	}
 	return len(rs.Routes)
+}
+
+// isIPLiteral reports an IPv6 literal or a name whose last label is all
+// digits, which no DNS name has (top-level domains are not numeric) and
+// which resolvers read as an IPv4 address.
+func isIPLiteral(h string) bool {
+	if strings.IndexByte(h, ':') >= 0 {
+		return true
+	}
+	last := h[strings.LastIndexByte(h, '.')+1:]
+	if last == "" {
+		return false
+	}
+	for i := 0; i < len(last); i++ {
+		if last[i] < '0' || last[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func normalizeHost(h string) string {

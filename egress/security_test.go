@@ -276,3 +276,20 @@ func TestHostSpellings(t *testing.T) {
 		})
 	}
 }
+
+// A wildcard never matches an IP literal, whose dotted "labels" are not
+// names: "*.0.0.1" is not a route for 127.0.0.1.
+func TestWildcardNeverMatchesIP(t *testing.T) {
+	rs, err := ParseRoutes([]byte("routes:\n  - host: \"*.0.0.1\"\n  - host: \"*.example.test\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []string{"127.0.0.1", "10.0.0.1"} {
+		if r := rs.Match(h); r != nil {
+			t.Errorf("Match(%q) = %q", h, r.Host)
+		}
+	}
+	if rs.Match("a.example.test") == nil {
+		t.Errorf("wildcard stopped matching names")
+	}
+}

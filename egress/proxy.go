@@ -59,8 +59,9 @@ type Proxy struct {
 
 // Timeouts for the client side. Upstream responses have no deadline: model
 // APIs stream for minutes.
+var headerTimeout = 30 * time.Second // a var for tests: the whole head, however it trickles in
+
 const (
-	headerTimeout    = 30 * time.Second
 	idleTimeout      = 5 * time.Minute
 	handshakeTimeout = 10 * time.Second
 	maxHeaderBytes   = 16 << 10

@@ -293,3 +293,38 @@ func TestWildcardNeverMatchesIP(t *testing.T) {
 		t.Errorf("wildcard stopped matching names")
 	}
 }
+
+// Slowloris: a head that trickles in a byte at a time still has to be
+// whole within headerTimeout, on the proxy port and inside an intercepted
+// tunnel.
+func TestSlowHeadIsCut(t *testing.T) {
+	old := headerTimeout
+	headerTimeout = 300 * time.Millisecond
+	defer func() { headerTimeout = old }()
+	tp := startProxy(t, testRoutes)
+	plain, err := net.Dial("tcp", tp.url.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	tls, _ := interceptedConn(t, tp, "api.example.test:443")
+	for name, c := range map[string]net.Conn{"proxy port": plain, "intercepted": tls} {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		start := time.Now()
+		io.WriteString(c, "GET /v1/models HTTP/1.1\r\n")
+		var err error
+		for err == nil && time.Since(start) < 4*time.Second {
+			_, err = io.WriteString(c, "X: y\r\n")
+			if err == nil {
+				c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+				var b [1]byte
+				if _, rerr := c.Read(b[:]); rerr != nil && !isTimeout(rerr) {
+					err = rerr
+				}
+			}
+		}
+		if err == nil {
+			t.Errorf("%s: a trickling head was still open after %v", name, time.Since(start))
+		}
+	}
+}

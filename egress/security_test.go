@@ -328,3 +328,46 @@ func TestSlowHeadIsCut(t *testing.T) {
 		}
 	}
 }
+
+// An upstream that sends more than the response asked for (a second
+// response, smuggled) does not get it read as the answer to the next
+// request on the same connection: the connection is dropped.
+func TestUnsolicitedUpstreamBytesDropTheConnection(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for i := 0; ; i++ {
+					if _, err := http.ReadRequest(br); err != nil {
+						return
+					}
+					if i == 0 {
+						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled")
+					} else {
+						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nc")
+					}
+				}
+			}()
+		}
+	}()
+	w := newWorld(t)
+	w.addrs["plain.example.test:80"] = ln.Addr().String()
+	tp := startProxyIn(t, testRoutes, w)
+	c := tp.client(t)
+	for i := 0; i < 2; i++ {
+		resp, body := get(t, c, "GET", "http://plain.example.test/")
+		if resp == nil || body == "smuggled" {
+			t.Fatalf("request %d: %v %q", i, resp, body)
+		}
+	}
+}

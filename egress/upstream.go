@@ -101,7 +101,9 @@ func (u *upstream) send(out *http.Request, absoluteForm bool) (*http.Response, e
 
 // done is called once the response body has been read to EOF, or not.
 func (u *upstream) done(resp *http.Response, bodyRead bool) {
-	if !bodyRead || resp.Close || resp.StatusCode == 101 {
+	// Bytes beyond the response were never asked for: reading them as the
+	// next response would answer the client's next request with them.
+	if !bodyRead || resp.Close || resp.StatusCode == 101 || u.br != nil && u.br.Buffered() > 0 {
 		u.close()
 	}
 	u.idle = time.Now()

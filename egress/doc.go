@@ -54,7 +54,9 @@
 // (also "..;" and encoded dots) or encoded slashes in a path that a paths
 // rule checks (400). paths rules are plain string prefixes of the escaped
 // path, without the query string: "/v1" also allows "/v1beta"; write "/v1/".
-// An upstream's response head may take at most 1 MiB (then 502).
+// An upstream's response head may take at most 1 MiB (then 502). At most
+// 1,024 client connections (tunnels included) are served at once; one more
+// gets a 503 and is closed.
 //
 // Reload swaps one pointer: a request reads the routes once, when it
 // starts, and finishes under them. The routes file is written in place by

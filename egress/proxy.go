@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"strings"
@@ -237,13 +238,18 @@ func (p *Proxy) Serve(ln net.Listener) error {
 		}
 		delay = 0
 		cc := &clientConn{raw: c, client: c.RemoteAddr().String()}
-		if !p.track(cc) {
+		ok, busy := p.track(cc)
+		if !ok {
 			c.Close()
 			continue
 		}
 		go func() {
 			defer p.untrack(cc)
 			defer c.Close()
+			if busy {
+				p.refuseBusy(cc, c)
+				return
+			}
 			p.serveConn(cc, c, newReader(c), nil)
 		}()
 	}
@@ -278,15 +284,32 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	}
 }
 
-func (p *Proxy) track(cc *clientConn) bool {
+// maxConns bounds the client connections served at once (tunnels
+// included): each holds buffers, goroutines and often an upstream
+// connection, and the egress container has no memory limit of its own. A
+// connection over the limit gets a 503 and is closed.
+var maxConns = 1024
+
+// track registers cc. ok is false during Shutdown; busy reports that
+// maxConns connections are already being served.
+func (p *Proxy) track(cc *clientConn) (ok, busy bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.shutting.Load() {
-		return false
+		return false, false
 	}
+	busy = len(p.conns) >= maxConns
 	p.conns[cc] = struct{}{}
 	p.wg.Add(1)
-	return true
+	return true, busy
+}
+
+// refuseBusy answers a connection over maxConns, without reading it.
+func (p *Proxy) refuseBusy(cc *clientConn, c net.Conn) {
+	c.SetWriteDeadline(time.Now().Add(time.Second))
+	bw := bufio.NewWriterSize(c, 512)
+	e := &accessEntry{start: time.Now(), Client: cc.client, Decision: "reject"}
+	p.refuse(bw, e, http.StatusServiceUnavailable, fmt.Sprintf("too many connections (%d); close some and retry", maxConns), false)
 }
 
 func (p *Proxy) untrack(cc *clientConn) {

@@ -371,3 +371,31 @@ func TestUnsolicitedUpstreamBytesDropTheConnection(t *testing.T) {
 		}
 	}
 }
+
+// Connections beyond maxConns get a 503 and are closed, and the proxy
+// serves again once connections end.
+func TestConnectionLimit(t *testing.T) {
+	old := maxConns
+	maxConns = 2
+	defer func() { maxConns = old }()
+	tp := startProxy(t, testRoutes)
+	var held []net.Conn
+	for i := 0; i < 2; i++ {
+		c, err := net.Dial("tcp", tp.url.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+	}
+	waitFor(t, func() bool { tp.mu.Lock(); defer tp.mu.Unlock(); return len(tp.conns) == 2 })
+	if line := rawRequest(t, tp, "GET http://plain.example.test/ HTTP/1.1\r\nHost: plain.example.test\r\n\r\n"); !strings.HasPrefix(line, "HTTP/1.1 503 ") {
+		t.Errorf("over the limit: %q", line)
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	waitFor(t, func() bool { tp.mu.Lock(); defer tp.mu.Unlock(); return len(tp.conns) == 0 })
+	if line := rawRequest(t, tp, "GET http://plain.example.test/ HTTP/1.1\r\nHost: plain.example.test\r\n\r\n"); !strings.HasPrefix(line, "HTTP/1.1 200 ") {
+		t.Errorf("after connections ended: %q", line)
+	}
+}

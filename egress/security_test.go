@@ -208,7 +208,7 @@ func TestUpstreamResponseHeadIsBounded(t *testing.T) {
 func TestHalfOpenTunnelEnds(t *testing.T) {
 	old := halfCloseTimeout
 	halfCloseTimeout = 200 * time.Millisecond
-	defer func() { halfCloseTimeout = old }()
+	t.Cleanup(func() { halfCloseTimeout = old }) // after the proxy has shut down
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -300,7 +300,7 @@ func TestWildcardNeverMatchesIP(t *testing.T) {
 func TestSlowHeadIsCut(t *testing.T) {
 	old := headerTimeout
 	headerTimeout = 300 * time.Millisecond
-	defer func() { headerTimeout = old }()
+	t.Cleanup(func() { headerTimeout = old }) // after the proxy has shut down
 	tp := startProxy(t, testRoutes)
 	plain, err := net.Dial("tcp", tp.url.Host)
 	if err != nil {
@@ -377,7 +377,7 @@ func TestUnsolicitedUpstreamBytesDropTheConnection(t *testing.T) {
 func TestConnectionLimit(t *testing.T) {
 	old := maxConns
 	maxConns = 2
-	defer func() { maxConns = old }()
+	t.Cleanup(func() { maxConns = old }) // after the proxy has shut down
 	tp := startProxy(t, testRoutes)
 	var held []net.Conn
 	for i := 0; i < 2; i++ {

@@ -98,7 +98,8 @@ func TestReadmeAndCI(t *testing.T) {
 	}
 	_, quick, _ := strings.Cut(string(readme), "## Quick start")
 	quick, _, _ = strings.Cut(quick, "\n## ")
-	for _, want := range []string{"run recipes/start.star name=", "go test ./..."} {
+	const testCmd = "go test -count=1 ./..."
+	for _, want := range []string{"run recipes/start.star name=", testCmd} {
 		if !strings.Contains(quick, want) {
 			t.Errorf("README's Quick start lacks %q", want)
 		}
@@ -107,7 +108,7 @@ func TestReadmeAndCI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"\nexport BOTTLE_REQUIRE_DOCKER=1\n", "\ngo test ./...\n"} {
+	for _, want := range []string{"\nexport BOTTLE_REQUIRE_DOCKER=1\n", "\n" + testCmd + "\n"} {
 		if !strings.Contains(string(ci), want) {
 			t.Errorf(".ci/run lacks the line %q", strings.TrimSpace(want))
 		}

@@ -35,6 +35,8 @@ import (
 	"time"
 
 	"go.starlark.net/starlark"
+
+	"github.com/bottle-sh/bottle/internal/editdist"
 )
 
 // Builtin is one entry of the registry.
@@ -154,7 +156,7 @@ func suggestKeyword(err error, params []string) error {
 	}
 	best, bestDist := "", len(m[1])/2+1
 	for _, p := range params {
-		if d := editDistance(m[1], p); d < bestDist {
+		if d := editdist.Distance(m[1], p); d < bestDist {
 			best, bestDist = p, d
 		}
 	}
@@ -176,26 +178,6 @@ func withUsage(err error, sig string) error {
 		return err
 	}
 	return fmt.Errorf("%w; usage: %s", err, sig)
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }
 
 var (

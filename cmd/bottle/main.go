@@ -12,6 +12,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/bottle-sh/bottle/internal/editdist"
 )
 
 // Exit codes, as docs/DESIGN.md states them.
@@ -117,7 +119,7 @@ Run 'bottle <command> -h' for a command's flags. The contract is docs/DESIGN.md.
 func suggest(name string) string {
 	best, bestDist := "", 3
 	for c := range commands {
-		if d := editDistance(name, c); d < bestDist || (d == bestDist && c < best && best != "") {
+		if d := editdist.Distance(name, c); d < bestDist || (d == bestDist && c < best && best != "") {
 			best, bestDist = c, d
 		}
 		if strings.HasPrefix(c, name) && len(name) >= 2 {
@@ -125,24 +127,4 @@ func suggest(name string) string {
 		}
 	}
 	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur := make([]int, len(b)+1)
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev = cur
-	}
-	return prev[len(b)]
 }

@@ -158,47 +158,74 @@ func inodeOf(fi fs.FileInfo) uint64 {
 	return 0
 }
 
-func unpackWrite(name string, args starlark.Tuple, kwargs []starlark.Tuple) (path, content string, mode modeArg, err error) {
-	err = starlark.UnpackArgs(name, args, kwargs, "path", &path, "content", &content, "mode?", &mode)
-	return
+// fileWrite is what write_inplace and write_atomic know before writing: the
+// resolved path, the new content and mode, and what the file held before.
+type fileWrite struct {
+	path    string
+	content string
+	mode    modeArg
+	prev    previous
+	changed bool // new file, other bytes, or a mode= that differs
+}
+
+func unpackWrite(env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (fileWrite, error) {
+	var w fileWrite
+	var p string
+	if err := starlark.UnpackArgs(name, args, kwargs, "path", &p, "content", &w.content, "mode?", &w.mode); err != nil {
+		return w, err
+	}
+	w.path = resolve(env, p)
+	prev, err := readPrevious(w.path)
+	if err != nil {
+		return w, err
+	}
+	w.prev = prev
+	w.changed = !prev.existed || string(prev.data) != w.content || (w.mode.set && prev.mode != fs.FileMode(w.mode.mode))
+	return w, nil
+}
+
+func (w fileWrite) result(inode uint64, changed bool) starlark.Value {
+	return mkstruct("path", w.path, "inode", inode, "size", len(w.content), "changed", changed)
+}
+
+// recordUndo records putting the previous bytes back with restore, or
+// removing the file when there was none.
+func (w fileWrite) recordUndo(env *Env, restore func(path string, data []byte, perm fs.FileMode) (uint64, error)) {
+	recordUndo(env, w.prev.undoWhat(w.path), func(context.Context) error {
+		if !w.prev.existed {
+			return os.Remove(w.path)
+		}
+		_, err := restore(w.path, w.prev.data, w.prev.mode)
+		return err
+	})
 }
 
 func writeInplace(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	p, content, mode, err := unpackWrite(name, args, kwargs)
+	w, err := unpackWrite(env, name, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
-	path := resolve(env, p)
-	prev, err := readPrevious(path)
-	if err != nil {
-		return nil, err
-	}
-	changed := !prev.existed || string(prev.data) != content || (mode.set && prev.mode != fs.FileMode(mode.mode))
 	if env.DryRun {
-		dryRunDiff(env, name, path, prev.data, prev.existed, content)
-		return mkstruct("path", path, "inode", prev.inode, "size", len(content), "changed", changed), nil
+		dryRunDiff(env, name, w.path, w.prev.data, w.prev.existed, w.content)
+		return w.result(w.prev.inode, w.changed), nil
 	}
-	if !changed {
+	if !w.changed {
 		// Same bytes and mode: rewriting would only open a window in which a
 		// reader sees a partial file.
-		return mkstruct("path", path, "inode", prev.inode, "size", len(content), "changed", false), nil
+		return w.result(w.prev.inode, false), nil
 	}
 	perm := fs.FileMode(0o644)
-	if mode.set {
-		perm = fs.FileMode(mode.mode)
+	if w.mode.set {
+		perm = fs.FileMode(w.mode.mode)
 	}
-	inode, err := writeInPlace(path, []byte(content), perm, mode.set)
+	inode, err := writeInPlace(w.path, []byte(w.content), perm, w.mode.set)
 	if err != nil {
 		return nil, err
 	}
-	recordUndo(env, prev.undoWhat(path), func(context.Context) error {
-		if !prev.existed {
-			return os.Remove(path)
-		}
-		_, err := writeInPlace(path, prev.data, prev.mode, true)
-		return err
+	w.recordUndo(env, func(path string, data []byte, perm fs.FileMode) (uint64, error) {
+		return writeInPlace(path, data, perm, true)
 	})
-	return mkstruct("path", path, "inode", inode, "size", len(content), "changed", changed), nil
+	return w.result(inode, true), nil
 }
 
 // writeInPlace overwrites path through its existing inode: truncate to zero,
@@ -239,44 +266,32 @@ func writeInPlace(path string, data []byte, perm fs.FileMode, setMode bool) (uin
 }
 
 func writeAtomic(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	p, content, mode, err := unpackWrite(name, args, kwargs)
+	w, err := unpackWrite(env, name, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
-	path := resolve(env, p)
-	prev, err := readPrevious(path)
-	if err != nil {
-		return nil, err
-	}
-	changed := !prev.existed || string(prev.data) != content || (mode.set && prev.mode != fs.FileMode(mode.mode))
-	if prev.existed && env.Engine != nil {
-		if err := refuseBindMounted(env, name, path); err != nil {
+	if w.prev.existed && env.Engine != nil {
+		if err := refuseBindMounted(env, name, w.path); err != nil {
 			return nil, err
 		}
 	}
 	if env.DryRun {
-		dryRunDiff(env, name, path, prev.data, prev.existed, content)
-		return mkstruct("path", path, "inode", uint64(0), "size", len(content), "changed", changed), nil
+		dryRunDiff(env, name, w.path, w.prev.data, w.prev.existed, w.content)
+		return w.result(0, w.changed), nil
 	}
 	perm := fs.FileMode(0o644)
-	if prev.existed {
-		perm = prev.mode
+	if w.prev.existed {
+		perm = w.prev.mode
 	}
-	if mode.set {
-		perm = fs.FileMode(mode.mode)
+	if w.mode.set {
+		perm = fs.FileMode(w.mode.mode)
 	}
-	inode, err := renameInto(path, []byte(content), perm)
+	inode, err := renameInto(w.path, []byte(w.content), perm)
 	if err != nil {
 		return nil, err
 	}
-	recordUndo(env, prev.undoWhat(path), func(context.Context) error {
-		if !prev.existed {
-			return os.Remove(path)
-		}
-		_, err := renameInto(path, prev.data, prev.mode)
-		return err
-	})
-	return mkstruct("path", path, "inode", inode, "size", len(content), "changed", changed), nil
+	w.recordUndo(env, renameInto)
+	return w.result(inode, w.changed), nil
 }
 
 // refuseBindMounted fails when path is the source of a single-file bind

@@ -15,6 +15,7 @@ import (
 
 	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
 
 	"github.com/bottle-sh/bottle/engine"
@@ -294,17 +295,9 @@ func (e *Engine) Inspect(ctx context.Context, ctr string) (engine.Container, err
 		out.StartedAt, _ = time.Parse(time.RFC3339Nano, c.State.StartedAt)
 	}
 	out.Created, _ = time.Parse(time.RFC3339Nano, c.Created)
-	for _, m := range c.Mounts {
-		out.Mounts = append(out.Mounts, engine.Mount{Type: string(m.Type), Source: m.Source, Destination: m.Destination, RW: m.RW})
-	}
+	out.Mounts = mountsOf(c.Mounts)
 	if c.NetworkSettings != nil {
-		for name, ep := range c.NetworkSettings.Networks {
-			ip := ""
-			if ep != nil && ep.IPAddress.IsValid() {
-				ip = ep.IPAddress.String()
-			}
-			out.Networks[name] = ip
-		}
+		addNetworkIPs(out.Networks, c.NetworkSettings.Networks)
 	}
 	return out, nil
 }
@@ -340,19 +333,32 @@ func summaryToContainer(s container.Summary) engine.Container {
 	if len(s.Names) > 0 {
 		c.Name = strings.TrimPrefix(s.Names[0], "/")
 	}
-	for _, m := range s.Mounts {
-		c.Mounts = append(c.Mounts, engine.Mount{Type: string(m.Type), Source: m.Source, Destination: m.Destination, RW: m.RW})
-	}
+	c.Mounts = mountsOf(s.Mounts)
 	if s.NetworkSettings != nil {
-		for name, ep := range s.NetworkSettings.Networks {
-			ip := ""
-			if ep != nil && ep.IPAddress.IsValid() {
-				ip = ep.IPAddress.String()
-			}
-			c.Networks[name] = ip
-		}
+		addNetworkIPs(c.Networks, s.NetworkSettings.Networks)
 	}
 	return c
+}
+
+// mountsOf converts the mounts of an inspect or a list answer.
+func mountsOf(ms []container.MountPoint) []engine.Mount {
+	var out []engine.Mount
+	for _, m := range ms {
+		out = append(out, engine.Mount{Type: string(m.Type), Source: m.Source, Destination: m.Destination, RW: m.RW})
+	}
+	return out
+}
+
+// addNetworkIPs adds each network's name and the container's IP on it ("" when
+// it has none) to dst.
+func addNetworkIPs(dst map[string]string, eps map[string]*network.EndpointSettings) {
+	for name, ep := range eps {
+		ip := ""
+		if ep != nil && ep.IPAddress.IsValid() {
+			ip = ep.IPAddress.String()
+		}
+		dst[name] = ip
+	}
 }
 
 // ContainerRemove force-removes the container and its anonymous volumes.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -53,6 +54,11 @@ type Options struct {
 	Now    func() time.Time            // default: time.Now
 
 	Reader FileReader // default: a LocalReader confined to the recipe root
+
+	// Checked is what CheckRecipe returned for Recipe: Run runs its compiled
+	// files instead of reading and compiling them again. Ignored when it was
+	// checked for another recipe, or when Reader is set.
+	Checked *Checked
 
 	extra starlark.StringDict // more predeclared names, for this package's tests
 }
@@ -239,12 +245,35 @@ func Check(ctx context.Context, recipes ...string) error {
 	return nil
 }
 
+// Checked is a recipe that passed Check, compiled, with every file it loads.
+type Checked struct {
+	recipe string
+	prog   *program
+	pre    starlark.StringDict
+}
+
+// CheckRecipe is Check for one recipe that is about to run: give the result
+// to Run as Options.Checked, and the recipe is not compiled a second time.
+func CheckRecipe(ctx context.Context, recipe string) (*Checked, error) {
+	prog, pre, err := prepare(ctx, recipe, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &Checked{recipe: recipe, prog: prog, pre: pre}, nil
+}
+
 // Run runs a recipe as a transaction; see the package comment. The caller
 // cancels ctx on SIGINT/SIGTERM, with ErrInterrupted as its cause.
 func Run(ctx context.Context, o Options) error {
-	prog, pre, err := prepare(ctx, o.Recipe, o.Reader, o.extra)
-	if err != nil {
-		return err
+	var prog *program
+	var pre starlark.StringDict
+	if c := o.Checked; c != nil && c.recipe == o.Recipe && o.Reader == nil && o.extra == nil {
+		prog, pre = c.prog, maps.Clone(c.pre) // Run sets args in its own copy
+	} else {
+		var err error
+		if prog, pre, err = prepare(ctx, o.Recipe, o.Reader, o.extra); err != nil {
+			return err
+		}
 	}
 	args := starlark.NewDict(len(o.Args))
 	keys := make([]string, 0, len(o.Args))
@@ -305,7 +334,7 @@ func Run(ctx context.Context, o Options) error {
 	defer stop()
 
 	s.stack = []*module{prog.main}
-	err = execute(thread, prog.main.prog, pre)
+	err := execute(thread, prog.main.prog, pre)
 	if err == nil {
 		return nil // the journal is dropped: what was made stays
 	}

@@ -305,3 +305,36 @@ func TestDryRunJSON(t *testing.T) {
 		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
 	}
 }
+
+// Run with Options.Checked runs the files CheckRecipe compiled, loads
+// included, and gives each run its own args; a Checked for another recipe is
+// not used.
+func TestRunChecked(t *testing.T) {
+	dir := writeRecipe(t, map[string]string{
+		"main.star":  "load('lib.star', 'greet')\nprint(greet(args['name']))\n",
+		"lib.star":   "def greet(n):\n    return 'hello ' + n\n",
+		"other.star": "print('other')\n",
+	})
+	main := filepath.Join(dir, "main.star")
+	checked, err := CheckRecipe(context.Background(), main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The files change after the check: a run of the checked recipe does not
+	// read them again.
+	if err := os.WriteFile(filepath.Join(dir, "lib.star"), []byte("syntax error("), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"a", "b"} {
+		var stdout bytes.Buffer
+		err := Run(context.Background(), Options{Recipe: main, Checked: checked, Args: map[string]string{"name": name}, Stdout: &stdout})
+		if err != nil || stdout.String() != "hello "+name+"\n" {
+			t.Errorf("run with name=%s: %v, printed %q", name, err, stdout.String())
+		}
+	}
+	var stdout bytes.Buffer
+	err = Run(context.Background(), Options{Recipe: filepath.Join(dir, "other.star"), Checked: checked, Stdout: &stdout})
+	if err != nil || stdout.String() != "other\n" {
+		t.Errorf("other.star with main.star's Checked: %v, printed %q", err, stdout.String())
+	}
+}

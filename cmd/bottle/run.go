@@ -100,7 +100,8 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	}()
 
 	// Syntax and load errors exit 2 before an engine is even made.
-	if err := runtime.Check(ctx, fs.Arg(0)); err != nil {
+	checked, err := runtime.CheckRecipe(ctx, fs.Arg(0))
+	if err != nil {
 		report(stdout, stderr, err, *asJSON)
 		return runtime.ExitCode(err)
 	}
@@ -115,6 +116,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	}
 	err = runtime.Run(ctx, runtime.Options{
 		Recipe:    fs.Arg(0),
+		Checked:   checked,
 		Args:      kv,
 		Engine:    eng,
 		DryRun:    *dryRun,

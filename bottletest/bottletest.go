@@ -52,6 +52,7 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/bottle-sh/bottle/engine"
 	"github.com/bottle-sh/bottle/engine/docker"
 )
 
@@ -229,10 +230,6 @@ func runID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// stateLabel names the state dir of the bottle an object belongs to
-// (recipes/lib/names.star puts it on every container and network).
-const stateLabel = "dev.bottle.state"
-
 // sweep removes the containers and networks whose bottle's state dir is under
 // root, so a script that failed halfway leaves nothing on a shared daemon.
 // Best effort, and free without a daemon (dockerErr is probed once).
@@ -247,9 +244,9 @@ func sweep(root string) {
 		return
 	}
 	mine := func(labels map[string]string) bool {
-		return strings.HasPrefix(labels[stateLabel], root+string(filepath.Separator))
+		return strings.HasPrefix(labels[engine.StateLabel], root+string(filepath.Separator))
 	}
-	labelled := map[string]string{stateLabel: ""}
+	labelled := map[string]string{engine.StateLabel: ""}
 	if cs, err := eng.Containers(ctx, labelled); err == nil {
 		for _, c := range cs {
 			if mine(c.Labels) {

@@ -31,7 +31,7 @@ func TestSweepTakesOnlyThisRoot(t *testing.T) {
 	mine, theirs := t.TempDir()+"/state", t.TempDir()+"/state"
 	for name, root := range map[string]string{"sweep-mine-" + id: mine, "sweep-theirs-" + id: theirs} {
 		if _, err := eng.NetworkCreate(ctx, engine.NetworkSpec{Name: name, Labels: map[string]string{
-			engine.InstanceLabel: "sweep-" + id, stateLabel: root + "/sweep-" + id,
+			engine.InstanceLabel: "sweep-" + id, engine.StateLabel: root + "/sweep-" + id,
 		}}); err != nil {
 			t.Fatal(err)
 		}

@@ -23,6 +23,11 @@ import (
 // bottle's slug (or the compose project) as its value, so cleanup can find it.
 const InstanceLabel = "dev.bottle.instance"
 
+// StateLabel carries the state dir of the bottle an object belongs to
+// (recipes/lib/names.star sets it on every container and network), so that
+// bottle ls and the test sweep tell apart bottles of one slug under two roots.
+const StateLabel = "dev.bottle.state"
+
 // Compose labels that compose v1 and v2 both put on the containers they make.
 const (
 	ComposeProjectLabel = "com.docker.compose.project"

@@ -30,10 +30,6 @@ func init() {
 	})
 }
 
-// stateLabel carries the state dir of the bottle an object belongs to
-// (recipes/lib/names.star sets it on every container and network).
-const stateLabel = "dev.bottle.state"
-
 // bottleMeta is the part of metadata.json (written by recipes/start.star and
 // stop.star) that ls and attach read.
 type bottleMeta struct {
@@ -189,7 +185,7 @@ func describe(ctx context.Context, eng engine.Engine, engErr error, root string,
 	// A bottle of the same slug under another state root is not this one.
 	mine := cs[:0]
 	for _, c := range cs {
-		if st := c.Labels[stateLabel]; st == "" || st == e.StateDir {
+		if st := c.Labels[engine.StateLabel]; st == "" || st == e.StateDir {
 			mine = append(mine, c)
 		}
 	}

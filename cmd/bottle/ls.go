@@ -131,15 +131,21 @@ Flags:
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var eng engine.Engine
+	// One list for all bottles, grouped by slug, rather than a call per bottle.
+	bySlug := map[string][]engine.Container{}
 	var engErr error
 	if len(metas) > 0 {
-		eng, engErr = docker.New(ctx)
+		var cs []engine.Container
+		cs, engErr = bottleContainers(ctx)
+		for _, c := range cs {
+			slug := c.Labels[engine.InstanceLabel]
+			bySlug[slug] = append(bySlug[slug], c)
+		}
 	}
 	now := time.Now()
 	entries := make([]lsEntry, 0, len(metas))
 	for _, m := range metas {
-		entries = append(entries, describe(ctx, eng, engErr, root, m, now))
+		entries = append(entries, describe(bySlug[m.Slug], engErr, root, m, now))
 	}
 
 	if *asJSON {
@@ -166,8 +172,19 @@ Flags:
 	return exitOK
 }
 
-// describe combines a bottle's metadata with what the engine says now.
-func describe(ctx context.Context, eng engine.Engine, engErr error, root string, m bottleMeta, now time.Time) lsEntry {
+// bottleContainers lists every container that carries the instance label.
+func bottleContainers(ctx context.Context) ([]engine.Container, error) {
+	eng, err := docker.New(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer eng.Close()
+	return eng.Containers(ctx, map[string]string{engine.InstanceLabel: ""})
+}
+
+// describe combines a bottle's metadata with what the engine says now: cs
+// are the containers labelled with its slug, engErr why there are none to say.
+func describe(cs []engine.Container, engErr error, root string, m bottleMeta, now time.Time) lsEntry {
 	e := lsEntry{Name: m.Name, Slug: m.Slug, Created: m.Created, StateDir: filepath.Join(root, m.Slug),
 		Services: map[string]serviceStatus{}}
 	if t, err := time.Parse(time.RFC3339Nano, m.Created); err == nil {
@@ -175,11 +192,6 @@ func describe(ctx context.Context, eng engine.Engine, engErr error, root string,
 	}
 	if engErr != nil {
 		e.Status = "unknown (" + engErr.Error() + ")"
-		return e
-	}
-	cs, err := eng.Containers(ctx, map[string]string{engine.InstanceLabel: m.Slug})
-	if err != nil {
-		e.Status = "unknown (" + err.Error() + ")"
 		return e
 	}
 	// A bottle of the same slug under another state root is not this one.

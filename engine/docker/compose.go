@@ -191,7 +191,7 @@ func (e *Engine) ComposeUp(ctx context.Context, p engine.ComposeProject) (engine
 	if err := os.Chmod(file, 0o600); err != nil { // WriteFile keeps an existing file's mode
 		return engine.ComposeResult{}, fmt.Errorf("%s %s: %v", step, p.Project, err)
 	}
-	if _, err := e.runCompose(ctx, step, p.Project, p.Dir, file, "up", "-d"); err != nil {
+	if err := e.runCompose(ctx, step, p.Project, p.Dir, file, "up", "-d"); err != nil {
 		return engine.ComposeResult{}, err
 	}
 	ctrs, err := e.Containers(ctx, map[string]string{engine.ComposeProjectLabel: p.Project})
@@ -405,11 +405,12 @@ func (e *Engine) down(ctx context.Context, ctrs []engine.Container, nets []engin
 
 // runCompose runs compose with -p and -f in dir. Compose runs in its own
 // process group, so a terminal's ^C reaches bottle only and bottle decides:
-// a cancelled ctx sends compose SIGINT, then SIGKILL 5 s later.
-func (e *Engine) runCompose(ctx context.Context, step, project, dir, file string, args ...string) ([]byte, error) {
+// a cancelled ctx sends compose SIGINT, then SIGKILL 5 s later. Its output
+// is kept only for the error.
+func (e *Engine) runCompose(ctx context.Context, step, project, dir, file string, args ...string) error {
 	base, err := e.Compose(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", step, project, err)
+		return fmt.Errorf("%s %s: %w", step, project, err)
 	}
 	argv := append(append(base[1:len(base):len(base)], "-p", project, "-f", file), args...)
 	cmd := exec.CommandContext(ctx, base[0], argv...)
@@ -426,16 +427,16 @@ func (e *Engine) runCompose(ctx context.Context, step, project, dir, file string
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%s %s: %s %s: %w", step, project, strings.Join(base, " "), strings.Join(args, " "), ctx.Err())
+			return fmt.Errorf("%s %s: %s %s: %w", step, project, strings.Join(base, " "), strings.Join(args, " "), ctx.Err())
 		}
 		msg := strings.TrimSpace(stderr.String())
 		if msg == "" {
 			msg = strings.TrimSpace(stdout.String())
 		}
-		return nil, fmt.Errorf("%s %s: `%s %s` failed (%v): %s", step, project,
+		return fmt.Errorf("%s %s: `%s %s` failed (%v): %s", step, project,
 			strings.Join(base, " "), strings.Join(args, " "), err, lastLines(msg, 15))
 	}
-	return stdout.Bytes(), nil
+	return nil
 }
 
 func firstLine(b []byte) string {

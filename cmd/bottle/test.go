@@ -96,7 +96,7 @@ Exit codes: 0 all passed, 1 a script failed, 2 usage error.
 		if files != nil {
 			p.Dir, p.Files = "", files
 		}
-		root.run(filepath.Clean(path), func(t testscript.T) { testscript.RunT(t, p) })
+		root.Run(filepath.Clean(path), func(t testscript.T) { testscript.RunT(t, p) })
 	}
 	if root.failed {
 		fmt.Fprintln(stdout, "FAIL")
@@ -149,13 +149,9 @@ func (t *suiteT) Skip(args ...any) {
 func (t *suiteT) Parallel()     {} // one script at a time: the machine is shared
 func (t *suiteT) Verbose() bool { return t.verbose }
 
-func (t *suiteT) Run(name string, f func(testscript.T)) {
-	t.run(name, f)
-}
-
-// run runs f as a sub-test on its own goroutine (FailNow ends it with
+// Run runs f as a sub-test on its own goroutine (FailNow ends it with
 // Goexit) and reports its outcome.
-func (t *suiteT) run(name string, f func(testscript.T)) {
+func (t *suiteT) Run(name string, f func(testscript.T)) {
 	full := name
 	if t.name != "" {
 		full = t.name + "/" + name

@@ -30,8 +30,6 @@ type event struct {
 	Diff   string  `json:"diff,omitempty"`
 }
 
-func (p *progress) emit(w io.Writer, e any) { writeJSON(w, e) }
-
 // writeJSON writes v as one line, leaving <, > and & readable.
 func writeJSON(w io.Writer, v any) {
 	enc := json.NewEncoder(w)
@@ -48,7 +46,7 @@ func (p *progress) Step(name, detail string, took time.Duration, err error) {
 		if err != nil {
 			e.Error = err.Error()
 		}
-		p.emit(p.stderr, e)
+		writeJSON(p.stderr, e)
 		return
 	}
 	status := "ok  "
@@ -66,7 +64,7 @@ func (p *progress) Log(msg string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.json {
-		p.emit(p.stdout, event{Type: "log", Msg: msg})
+		writeJSON(p.stdout, event{Type: "log", Msg: msg})
 		return
 	}
 	fmt.Fprintln(p.stdout, msg)
@@ -78,7 +76,7 @@ func (p *progress) DryRun(what, diff string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.json {
-		p.emit(p.stderr, event{Type: "dry-run", Msg: what, Diff: diff})
+		writeJSON(p.stderr, event{Type: "dry-run", Msg: what, Diff: diff})
 		return
 	}
 	fmt.Fprintf(p.stderr, "dry-run: %s\n%s", what, diff)
@@ -114,7 +112,7 @@ func (p *progress) rollingBack(n int, why string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.json {
-		p.emit(p.stderr, event{Type: "rollback", Msg: fmt.Sprintf("%d step(s): %s", n, why)})
+		writeJSON(p.stderr, event{Type: "rollback", Msg: fmt.Sprintf("%d step(s): %s", n, why)})
 		return
 	}
 	fmt.Fprintf(p.stderr, "rolling back %d step(s): %s\n", n, why)
@@ -128,7 +126,7 @@ func (p *progress) undo(what string, took time.Duration, err error) {
 		if err != nil {
 			e.Error = err.Error()
 		}
-		p.emit(p.stderr, e)
+		writeJSON(p.stderr, e)
 		return
 	}
 	if err != nil {

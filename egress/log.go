@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
 	"sync"
@@ -44,15 +45,30 @@ func (l *accessLog) write(e *accessEntry) {
 	}
 	e.Time = e.start.UTC().Format(time.RFC3339Nano)
 	e.Duration = float64(time.Since(e.start).Microseconds()) / 1000
-	line, err := json.Marshal(e)
-	if err != nil {
-		return
+	enc := lineEncoders.Get().(*lineEncoder)
+	enc.buf.Reset()
+	if enc.enc.Encode(e) == nil { // json.Marshal's bytes, and a newline
+		l.mu.Lock()
+		l.w.Write(enc.buf.Bytes()) // an io.Writer does not keep the slice
+		l.mu.Unlock()
 	}
-	line = append(line, '\n')
-	l.mu.Lock()
-	l.w.Write(line)
-	l.mu.Unlock()
+	if enc.buf.Cap() <= 64<<10 { // a line with a long path is not kept
+		lineEncoders.Put(enc)
+	}
 }
+
+// lineEncoder is a reusable buffer and JSON encoder for access-log lines,
+// so that logging a request does not allocate the line.
+type lineEncoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+var lineEncoders = sync.Pool{New: func() any {
+	le := &lineEncoder{}
+	le.enc = json.NewEncoder(&le.buf)
+	return le
+}}
 
 // BatchWriter collects access-log lines and writes them out at most every
 // Interval (or when 32 KiB have gathered), so that the proxy does not make

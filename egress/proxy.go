@@ -361,6 +361,24 @@ type interceptConn struct {
 	r    *bufio.Reader
 	host string // the CONNECT target's host, named by the minted leaf
 	port string
+
+	hp, auth string // hostport and authority, made once per connection
+}
+
+// hostport is host:port, as net.JoinHostPort makes it.
+func (c *interceptConn) hostport() string {
+	if c.hp == "" {
+		c.hp = net.JoinHostPort(c.host, c.port)
+	}
+	return c.hp
+}
+
+// authority is the Host header requests to the target are sent with.
+func (c *interceptConn) authority() string {
+	if c.auth == "" {
+		c.auth = authorityOf("https", c.host, c.port)
+	}
+	return c.auth
 }
 
 func (c *interceptConn) Read(b []byte) (int, error) {

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 )
 
 // serveConn reads requests from one client connection until it closes, the
@@ -26,6 +27,8 @@ func (p *Proxy) serveConn(cc *clientConn, c net.Conn, br *bufio.Reader, tgt *int
 	bw := bufio.NewWriterSize(c, 4<<10)
 	var up upstream
 	defer up.close()
+	var memo connMemo
+	var ent accessEntry // reused: one request at a time, logged before the next
 	for {
 		cc.idle.Store(true)
 		if p.shutting.Load() {
@@ -44,7 +47,8 @@ func (p *Proxy) serveConn(cc *clientConn, c net.Conn, br *bufio.Reader, tgt *int
 			req, err = http.ReadRequest(br)
 		}
 		c.SetReadDeadline(time.Time{})
-		e := &accessEntry{start: start, Client: cc.client, Method: head.method, Host: head.target}
+		e := &ent
+		*e = accessEntry{start: start, Client: cc.client, Method: head.method, Host: head.target}
 		if err == nil && head.method == http.MethodConnect {
 			if _, _, perr := splitHostPort(head.target, ""); perr != nil {
 				e.Decision = "reject"
@@ -64,7 +68,7 @@ func (p *Proxy) serveConn(cc *clientConn, c net.Conn, br *bufio.Reader, tgt *int
 			p.refuse(bw, e, status, "malformed request: "+err.Error(), false)
 			return
 		}
-		if !p.handle(cc, c, br, bw, &up, req, head, tgt, e) {
+		if !p.handle(cc, c, br, bw, &up, &memo, req, head, tgt, e) {
 			return
 		}
 	}
@@ -72,7 +76,7 @@ func (p *Proxy) serveConn(cc *clientConn, c net.Conn, br *bufio.Reader, tgt *int
 
 // handle answers one request and reports whether the connection may serve
 // another.
-func (p *Proxy) handle(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.Writer, up *upstream, req *http.Request, head rawHead, tgt *interceptConn, e *accessEntry) bool {
+func (p *Proxy) handle(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.Writer, up *upstream, memo *connMemo, req *http.Request, head rawHead, tgt *interceptConn, e *accessEntry) bool {
 	rs := p.routes.Load() // this request's routes, whatever reloads happen meanwhile
 	e.Method = req.Method
 	e.Path = req.URL.EscapedPath()
@@ -116,7 +120,7 @@ func (p *Proxy) handle(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.W
 		if err != nil {
 			return reject(err.Error())
 		}
-		if head.host != "" && !sameHost(head.host, req.URL.Host, "80") {
+		if head.host != "" && !memo.sameHost(head.host, req.URL.Host, "80") {
 			return reject(fmt.Sprintf("Host header %q disagrees with the request URL's host %q", head.host, req.URL.Host))
 		}
 	} else {
@@ -126,7 +130,7 @@ func (p *Proxy) handle(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.W
 		if req.URL.IsAbs() && req.URL.Scheme != "https" {
 			return reject(fmt.Sprintf("scheme %q inside a TLS tunnel", req.URL.Scheme))
 		}
-		if authority != "" && !sameHost(authority, net.JoinHostPort(host, port), "443") {
+		if authority != "" && !memo.sameHost(authority, tgt.hostport(), "443") {
 			e.Decision = "reject"
 			p.refuse(bw, e, http.StatusMisdirectedRequest,
 				fmt.Sprintf("request for %q does not name the CONNECT target %s", authority, host), false)
@@ -134,7 +138,7 @@ func (p *Proxy) handle(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.W
 		}
 	}
 
-	route := rs.Match(host)
+	route := memo.match(rs, host)
 	if route == nil {
 		e.Decision = "deny"
 		p.refuse(bw, e, http.StatusForbidden, fmt.Sprintf("%s is not in the routes file (%s)", host, p.cfg.RoutesFile), keep)
@@ -164,20 +168,22 @@ func (p *Proxy) handle(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.W
 		}
 	}
 
-	hostport := host
-	if strings.Contains(host, ":") {
-		hostport = "[" + host + "]"
+	var hostport string
+	if tgt != nil {
+		hostport = tgt.authority()
+	} else {
+		hostport = authorityOf(scheme, host, port)
 	}
-	if (scheme == "http" && port != "80") || (scheme == "https" && port != "443") {
-		hostport = net.JoinHostPort(host, port)
-	}
+	// The client's header, stripped, is the one sent on: read what the
+	// proxy needs of it first.
+	expect := strings.EqualFold(req.Header.Get("Expect"), "100-continue")
 	out := &http.Request{
 		Method:        req.Method,
 		URL:           &url.URL{Scheme: scheme, Host: hostport, Path: req.URL.Path, RawPath: req.URL.RawPath, RawQuery: req.URL.RawQuery},
 		Proto:         "HTTP/1.1",
 		ProtoMajor:    1,
 		ProtoMinor:    1,
-		Header:        forwardHeader(req.Header),
+		Header:        stripHopByHop(req.Header),
 		Body:          &requestBody{r: req.Body},
 		ContentLength: req.ContentLength,
 		Host:          hostport,
@@ -194,7 +200,7 @@ func (p *Proxy) handle(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.W
 		out.Header.Del(route.Inject.Header) // the client's value never leaves
 		out.Header.Set(route.Inject.Header, secret)
 	}
-	if strings.EqualFold(req.Header.Get("Expect"), "100-continue") {
+	if expect {
 		out.Header.Del("Expect")
 		bw.WriteString("HTTP/1.1 100 Continue\r\n\r\n")
 		if bw.Flush() != nil {
@@ -275,21 +281,67 @@ type requestBody struct{ r io.Reader }
 func (b *requestBody) Read(p []byte) (int, error) { return b.r.Read(p) }
 func (b *requestBody) Close() error               { return nil }
 
-// forwardHeader copies h without hop-by-hop headers and without those the
-// Connection header names.
-func forwardHeader(h http.Header) http.Header {
-	out := make(http.Header, len(h))
-	for k, v := range h {
-		if !hopByHop[k] {
-			out[k] = v
-		}
-	}
+// stripHopByHop removes from h, in place, the hop-by-hop headers and those
+// the Connection header names, and returns h. The proxy owns the headers
+// it read (the client's request, the upstream's response) and forwards
+// them once, so no copy is made.
+func stripHopByHop(h http.Header) http.Header {
 	for _, v := range h["Connection"] {
-		for _, name := range strings.Split(v, ",") {
-			out.Del(strings.TrimSpace(name))
+		for v != "" {
+			var name string
+			name, v, _ = strings.Cut(v, ",")
+			h.Del(strings.TrimSpace(name))
 		}
 	}
-	return out
+	for k := range h {
+		if hopByHop[k] {
+			delete(h, k)
+		}
+	}
+	return h
+}
+
+// authorityOf is the Host header for host:port under scheme: the port
+// only when it is not the scheme's default, IPv6 literals in brackets.
+func authorityOf(scheme, host, port string) string {
+	if (scheme == "http" && port != "80") || (scheme == "https" && port != "443") {
+		return net.JoinHostPort(host, port)
+	}
+	if strings.Contains(host, ":") {
+		return "[" + host + "]"
+	}
+	return host
+}
+
+// connMemo remembers, for one client connection, the answers of pure
+// functions a keep-alive client asks again with every request: which
+// route a host matches in a given routes snapshot (each request still
+// loads the snapshot in force when it arrives) and whether two host
+// spellings agree.
+type connMemo struct {
+	rs    *Routes
+	host  string
+	route *Route
+
+	sameA, sameB, sameDef string // the last pair sameHost accepted
+}
+
+func (m *connMemo) match(rs *Routes, host string) *Route {
+	if rs != m.rs || host != m.host || rs == nil {
+		m.rs, m.host, m.route = rs, host, rs.Match(host)
+	}
+	return m.route
+}
+
+func (m *connMemo) sameHost(a, b, defaultPort string) bool {
+	if a == m.sameA && b == m.sameB && defaultPort == m.sameDef && a != "" {
+		return true
+	}
+	if !sameHost(a, b, defaultPort) {
+		return false
+	}
+	m.sameA, m.sameB, m.sameDef = a, b, defaultPort
+	return true
 }
 
 // writeResponse sends resp to the client, flushing as the upstream sends,
@@ -297,8 +349,8 @@ func forwardHeader(h http.Header) http.Header {
 // whether the connection must close after it (a body of unknown length to
 // an HTTP/1.0 client).
 func writeResponse(bw *bufio.Writer, req *http.Request, resp *http.Response, n *int64) (closeAfter bool, err error) {
-	fmt.Fprintf(bw, "HTTP/1.1 %03d %s\r\n", resp.StatusCode, strings.TrimPrefix(resp.Status, strconv.Itoa(resp.StatusCode)+" "))
-	h := forwardHeader(resp.Header)
+	writeStatusLine(bw, resp)
+	h := stripHopByHop(resp.Header)
 	h.Del("Content-Length")
 	noBody := req.Method == http.MethodHead || resp.StatusCode == 204 || resp.StatusCode == 304 || resp.StatusCode < 200
 	chunked := false
@@ -362,6 +414,28 @@ func writeResponse(bw *bufio.Writer, req *http.Request, resp *http.Response, n *
 	return closeAfter, bw.Flush()
 }
 
+// writeStatusLine writes "HTTP/1.1 200 OK\r\n" for resp, as
+// fmt.Fprintf("HTTP/1.1 %03d %s\r\n") would, without formatting.
+func writeStatusLine(bw *bufio.Writer, resp *http.Response) {
+	code := resp.StatusCode
+	if code < 0 || code > 999 { // http.ReadResponse takes only three digits
+		fmt.Fprintf(bw, "HTTP/1.1 %03d %s\r\n", code, strings.TrimPrefix(resp.Status, strconv.Itoa(code)+" "))
+		return
+	}
+	digits := [3]byte{byte('0' + code/100), byte('0' + code/10%10), byte('0' + code%10)}
+	reason := resp.Status
+	if len(reason) >= 4 && reason[3] == ' ' && reason[:3] == string(digits[:]) && (code >= 100 || reason[0] != '0') {
+		reason = reason[4:]
+	}
+	bw.WriteString("HTTP/1.1 ")
+	bw.WriteByte(digits[0]) // bytes, not digits[:]: a slice would escape
+	bw.WriteByte(digits[1])
+	bw.WriteByte(digits[2])
+	bw.WriteByte(' ')
+	bw.WriteString(reason)
+	bw.WriteString("\r\n")
+}
+
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 
 // rawHead is what the proxy needs from the request head as the client sent
@@ -396,26 +470,44 @@ func scanHead(br *bufio.Reader) (rawHead, error) {
 		}
 	}
 	var cl, te bool
-	lines := bytes.Split(head, []byte("\n"))
-	if f := strings.Fields(string(lines[0])); len(f) >= 2 {
-		h.method, h.target = f[0], f[1]
-	}
-	for _, line := range lines[1:] {
+	line, rest, _ := bytes.Cut(head, []byte("\n"))
+	h.method, h.target = firstTwoFields(string(line))
+	for len(rest) > 0 {
+		line, rest, _ = bytes.Cut(rest, []byte("\n"))
 		name, value, ok := bytes.Cut(bytes.TrimRight(line, "\r"), []byte(":"))
 		if !ok {
 			continue
 		}
-		switch strings.ToLower(string(bytes.TrimSpace(name))) {
-		case "content-length":
+		switch name = bytes.TrimSpace(name); {
+		case bytes.EqualFold(name, []byte("content-length")):
 			cl = true
-		case "transfer-encoding":
+		case bytes.EqualFold(name, []byte("transfer-encoding")):
 			te = true
-		case "host":
+		case bytes.EqualFold(name, []byte("host")):
 			h.host = string(bytes.TrimSpace(value))
 		}
 	}
 	h.clAndTE = cl && te
 	return h, nil
+}
+
+// firstTwoFields is strings.Fields(s)[0:2], or "", "" when s has fewer
+// than two fields, without building the slice.
+func firstTwoFields(s string) (a, b string) {
+	next := func() string {
+		s = strings.TrimLeftFunc(s, unicode.IsSpace)
+		i := strings.IndexFunc(s, unicode.IsSpace)
+		if i < 0 {
+			i = len(s)
+		}
+		f := s[:i]
+		s = s[i:]
+		return f
+	}
+	if a, b = next(), next(); b == "" {
+		return "", ""
+	}
+	return a, b
 }
 
 // splitHostPort splits "host[:port]" and checks the port is a number.

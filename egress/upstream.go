@@ -19,14 +19,14 @@ import (
 // hand-off to a pool's reader and writer goroutines. That hand-off was
 // most of the per-request cost with net/http's Transport.
 type upstream struct {
-	key  string // "http://host:port" or "https://host:port"
-	conn net.Conn
-	raw  net.Conn  // the TCP connection under conn, for the stale check
-	idle time.Time // when the last response ended
-	br   *bufio.Reader
-	bw   *bufio.Writer
-	lim  *headLimit // under br: bounds what a response head may take
-	used bool       // has carried a request: a failure may just be a stale keep-alive
+	scheme, host string // what it was dialled for: out.URL's Scheme and Host
+	conn         net.Conn
+	raw          net.Conn  // the TCP connection under conn, for the stale check
+	idle         time.Time // when the last response ended
+	br           *bufio.Reader
+	bw           *bufio.Writer
+	lim          *headLimit // under br: bounds what a response head may take
+	used         bool       // has carried a request: a failure may just be a stale keep-alive
 }
 
 func (u *upstream) close() {
@@ -40,14 +40,13 @@ func (u *upstream) close() {
 // first if it is missing or for another host, and returns the response
 // head. The caller reads the body to EOF, then calls done.
 func (p *Proxy) roundTrip(cc *clientConn, u *upstream, out *http.Request) (*http.Response, error) {
-	key := out.URL.Scheme + "://" + out.URL.Host
 	for attempt := 0; ; attempt++ {
-		if u.conn != nil && (u.key != key || time.Since(u.idle) > staleCheckAfter && stale(u.raw)) {
+		if u.conn != nil && (u.scheme != out.URL.Scheme || u.host != out.URL.Host || time.Since(u.idle) > staleCheckAfter && stale(u.raw)) {
 			u.close()
 		}
 		if u.conn == nil {
 			u.close()
-			if err := p.dialUpstream(cc, u, key, out); err != nil {
+			if err := p.dialUpstream(cc, u, out); err != nil {
 				return nil, err
 			}
 		}
@@ -114,7 +113,7 @@ func (u *upstream) done(resp *http.Response, bodyRead bool) {
 // body is still retried once).
 const staleCheckAfter = 500 * time.Millisecond
 
-func (p *Proxy) dialUpstream(cc *clientConn, u *upstream, key string, out *http.Request) error {
+func (p *Proxy) dialUpstream(cc *clientConn, u *upstream, out *http.Request) error {
 	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
 	defer cancel()
 	hostport := out.URL.Host
@@ -145,7 +144,7 @@ func (p *Proxy) dialUpstream(cc *clientConn, u *upstream, key string, out *http.
 	}
 	cc.setUpstream(c)
 	lim := &headLimit{r: c, n: -1}
-	*u = upstream{key: key, conn: c, raw: raw, idle: time.Now(), br: bufio.NewReaderSize(lim, 4<<10), bw: bufio.NewWriterSize(c, 4<<10), lim: lim}
+	*u = upstream{scheme: out.URL.Scheme, host: out.URL.Host, conn: c, raw: raw, idle: time.Now(), br: bufio.NewReaderSize(lim, 4<<10), bw: bufio.NewWriterSize(c, 4<<10), lim: lim}
 	return nil
 }
 

@@ -178,7 +178,7 @@ done
 
 echo "# summary: name runs median p95 (ms)" | tee -a "$OUT"
 for name in script_up_ms bottle_up_ms script_down_ms bottle_down_ms baseline_down_ms routes_apply_ms baseline_apply_ms hand_sighup_ms restart_t10_ms restart_t0_ms; do
-	grep "^$name " "$OUT" | awk '{print $2}' | sort -n | awk -v name="$name" '
+	{ grep "^$name " "$OUT" || true; } | awk '{print $2}' | sort -n | awk -v name="$name" '
 		{ v[NR] = $1 }
 		END { if (NR == 0) exit; p50 = v[int((NR + 1) / 2)]; i95 = int(NR * 0.95 + 0.999); if (i95 > NR) i95 = NR; printf "%s %d %d %d\n", name, NR, p50, v[i95] }'
 done | tee -a "$OUT"

@@ -38,6 +38,11 @@ const (
 // does not exist, so callers can tell "absent" from "broken".
 var ErrNotFound = errors.New("not found")
 
+// ErrNoDaemon is wrapped by the error of every call when no daemon exists at
+// a local socket: recipes that touch only files still run, and the first
+// engine step fails naming the socket.
+var ErrNoDaemon = errors.New("no Docker daemon")
+
 // NetworkSpec describes a network to create.
 type NetworkSpec struct {
 	Name     string

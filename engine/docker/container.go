@@ -379,6 +379,10 @@ func (e *Engine) ContainerRemove(ctx context.Context, ctr string) (bool, error) 
 // BindMounts lists the bind mounts of running containers. IsFile is decided
 // by a stat of the host source, since the API does not say.
 func (e *Engine) BindMounts(ctx context.Context) ([]engine.BindMount, error) {
+	if e.noLocalDaemon {
+		// No daemon socket on this host: no container here mounts anything.
+		return nil, nil
+	}
 	if err := e.ready(ctx); err != nil {
 		return nil, err
 	}

@@ -71,6 +71,8 @@ type Engine struct {
 	onStopped func(name string)
 	// signalViaAPI makes Signal always ask the daemon (tests, benchmarks).
 	signalViaAPI bool
+	// noLocalDaemon: DOCKER_HOST names a unix socket that does not exist.
+	noLocalDaemon bool
 }
 
 var _ engine.Engine = (*Engine)(nil)
@@ -104,13 +106,17 @@ func NewAsync(ctx context.Context) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docker: configure client from the environment: %w", err)
 	}
+	e := &Engine{api: api, pinged: make(chan struct{})}
 	if sock, ok := strings.CutPrefix(api.DaemonHost(), "unix://"); ok {
 		if _, err := os.Stat(sock); err != nil {
-			api.Close()
-			return nil, noDaemon(api, err)
+			// No daemon on this host: a recipe that only touches files still
+			// runs; its first engine step fails with this error.
+			e.pingErr = noDaemonError{noDaemon(api, err)}
+			e.noLocalDaemon = true
+			close(e.pinged)
+			return e, nil
 		}
 	}
-	e := &Engine{api: api, pinged: make(chan struct{})}
 	go func() {
 		defer close(e.pinged)
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pingTimeout)
@@ -134,6 +140,12 @@ func (e *Engine) ready(ctx context.Context) error {
 		return fmt.Errorf("docker: waiting for the daemon: %w", ctx.Err())
 	}
 }
+
+// noDaemonError reads as its cause and is engine.ErrNoDaemon to errors.Is.
+type noDaemonError struct{ cause error }
+
+func (e noDaemonError) Error() string   { return e.cause.Error() }
+func (e noDaemonError) Unwrap() []error { return []error{engine.ErrNoDaemon, e.cause} }
 
 func noDaemon(api *client.Client, err error) error {
 	return fmt.Errorf("docker: no daemon answers at %s (%v); start dockerd (or Docker Desktop), "+

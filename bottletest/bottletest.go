@@ -30,7 +30,8 @@
 // the environment, DOCKER_HOST, DOCKER_CONFIG, BOTTLE_IMAGE_BINARY and
 // BOTTLE_REQUIRE_DOCKER. When a script ends, passed or failed, the containers
 // and networks of the bottles it made (dev.bottle.state under its
-// $WORK/state) are removed, unless the work dir is kept.
+// $WORK/state, or a dev.bottle.instance holding its $RUNID) are removed,
+// unless the work dir is kept.
 package bottletest
 
 import (
@@ -187,7 +188,8 @@ func Params(dir string, opts ...Option) testscript.Params {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("BOTTLE_STATE_DIR", filepath.Join(env.WorkDir, "state"))
 			env.Setenv("TESTDATA", c.testdata)
-			env.Setenv("RUNID", runID())
+			id := runID()
+			env.Setenv("RUNID", id)
 			if c.recipes != "" {
 				env.Setenv("RECIPES", c.recipes)
 			}
@@ -207,7 +209,7 @@ func Params(dir string, opts ...Option) testscript.Params {
 			env.Values[statusKey{}] = &scriptState{}
 			if !c.update && c.workdirRoot == "" { // a kept work dir keeps its bottles too, to look at
 				root := filepath.Join(env.WorkDir, "state")
-				env.Defer(func() { sweep(root) })
+				env.Defer(func() { sweep(root, id) })
 			}
 			if c.setup != nil {
 				return c.setup(env)
@@ -231,9 +233,11 @@ func runID() string {
 }
 
 // sweep removes the containers and networks whose bottle's state dir is under
-// root, so a script that failed halfway leaves nothing on a shared daemon.
+// root, or whose dev.bottle.instance holds the script's runID (objects a
+// script made on purpose without a state label, or for another state root),
+// so a script that failed halfway leaves nothing on a shared daemon.
 // Best effort, and free without a daemon (dockerErr is probed once).
-func sweep(root string) {
+func sweep(root, runID string) {
 	if dockerErr() != nil {
 		return
 	}
@@ -244,20 +248,23 @@ func sweep(root string) {
 		return
 	}
 	mine := func(labels map[string]string) bool {
-		return strings.HasPrefix(labels[engine.StateLabel], root+string(filepath.Separator))
+		return strings.HasPrefix(labels[engine.StateLabel], root+string(filepath.Separator)) ||
+			strings.Contains(labels[engine.InstanceLabel], runID)
 	}
-	labelled := map[string]string{engine.StateLabel: ""}
-	if cs, err := eng.Containers(ctx, labelled); err == nil {
-		for _, c := range cs {
-			if mine(c.Labels) {
-				eng.ContainerRemove(ctx, c.ID)
+	for _, label := range []string{engine.StateLabel, engine.InstanceLabel} {
+		labelled := map[string]string{label: ""}
+		if cs, err := eng.Containers(ctx, labelled); err == nil {
+			for _, c := range cs {
+				if mine(c.Labels) {
+					eng.ContainerRemove(ctx, c.ID)
+				}
 			}
 		}
-	}
-	if ns, err := eng.Networks(ctx, labelled); err == nil {
-		for _, n := range ns {
-			if mine(n.Labels) {
-				eng.NetworkRemove(ctx, n.ID)
+		if ns, err := eng.Networks(ctx, labelled); err == nil {
+			for _, n := range ns {
+				if mine(n.Labels) {
+					eng.NetworkRemove(ctx, n.ID)
+				}
 			}
 		}
 	}

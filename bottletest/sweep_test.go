@@ -3,6 +3,8 @@ package bottletest
 import (
 	"context"
 	"regexp"
+	"sort"
+	"strings"
 	"testing"
 
 	"github.com/bottle-sh/bottle/engine"
@@ -16,9 +18,10 @@ func TestRunIDIsNewEachTime(t *testing.T) {
 	}
 }
 
-// A script's bottles are swept when it ends; another state root's are not
-// (another run of the suite on the same daemon).
-func TestSweepTakesOnlyThisRoot(t *testing.T) {
+// A script's bottles are swept when it ends, with the objects it labelled
+// with its $RUNID but no state dir; another run's (another state root, another
+// RUNID: another run of the suite on the same daemon) are not.
+func TestSweepTakesOnlyThisRun(t *testing.T) {
 	if dockerErr() != nil {
 		t.Skip("no Docker daemon")
 	}
@@ -27,28 +30,36 @@ func TestSweepTakesOnlyThisRoot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := runID()
+	id, other := runID(), runID()
 	mine, theirs := t.TempDir()+"/state", t.TempDir()+"/state"
-	for name, root := range map[string]string{"sweep-mine-" + id: mine, "sweep-theirs-" + id: theirs} {
-		if _, err := eng.NetworkCreate(ctx, engine.NetworkSpec{Name: name, Labels: map[string]string{
-			engine.InstanceLabel: "sweep-" + id, engine.StateLabel: root + "/sweep-" + id,
-		}}); err != nil {
+	nets := map[string]map[string]string{
+		"sweep-mine-" + id:       {engine.InstanceLabel: "sweep-" + id, engine.StateLabel: mine + "/sweep-" + id},
+		"sweep-legacy-" + id:     {engine.InstanceLabel: "sweep-" + id + "-legacy"},
+		"sweep-theirs-" + other:  {engine.InstanceLabel: "sweep-" + other, engine.StateLabel: theirs + "/sweep-" + other},
+		"sweep-legacy2-" + other: {engine.InstanceLabel: "sweep-" + other + "-legacy"},
+	}
+	for name, labels := range nets {
+		if _, err := eng.NetworkCreate(ctx, engine.NetworkSpec{Name: name, Labels: labels}); err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { eng.NetworkRemove(context.Background(), name) })
 	}
 
-	sweep(mine)
+	sweep(mine, id)
 
-	ns, err := eng.Networks(ctx, map[string]string{engine.InstanceLabel: "sweep-" + id})
+	ns, err := eng.Networks(ctx, map[string]string{engine.InstanceLabel: ""})
 	if err != nil {
 		t.Fatal(err)
 	}
 	var left []string
 	for _, n := range ns {
-		left = append(left, n.Name)
+		if _, ours := nets[n.Name]; ours {
+			left = append(left, n.Name)
+		}
 	}
-	if len(left) != 1 || left[0] != "sweep-theirs-"+id {
-		t.Errorf("after sweep of %s, networks left: %v; want only sweep-theirs-%s", mine, left, id)
+	sort.Strings(left)
+	want := []string{"sweep-legacy2-" + other, "sweep-theirs-" + other}
+	if strings.Join(left, " ") != strings.Join(want, " ") {
+		t.Errorf("after sweep of %s (run %s), networks left: %v; want %v", mine, id, left, want)
 	}
 }

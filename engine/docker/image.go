@@ -181,9 +181,13 @@ func (e *Engine) BottleImage(ctx context.Context, tag string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s %s: %v", step, tag, err)
 	}
+	replaced := "" // the older bottle image this build takes the tag from
 	if ins, err := e.api.ImageInspect(ctx, tag); err == nil {
 		if ins.Config != nil && ins.Config.Labels[BinaryDigestLabel] == sum {
 			return tag, nil
+		}
+		if ins.Config != nil && ins.Config.Labels[BinaryDigestLabel] != "" {
+			replaced = ins.ID
 		}
 	} else if !isNotFound(err) {
 		return "", fail(step, tag, err)
@@ -221,6 +225,12 @@ func (e *Engine) BottleImage(ctx context.Context, tag string) (string, error) {
 		Labels: map[string]string{BinaryDigestLabel: sum},
 	}); err != nil {
 		return "", err
+	}
+	if replaced != "" {
+		// The old image lost its tag: remove it rather than leave one
+		// dangling image per bottle build. Not forced, so an image a
+		// container still runs (a bottle started by the older binary) stays.
+		e.api.ImageRemove(ctx, replaced, client.ImageRemoveOptions{PruneChildren: true})
 	}
 	return tag, nil
 }

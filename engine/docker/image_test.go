@@ -1,6 +1,7 @@
 package docker
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -100,3 +101,56 @@ func TestBottleImage(t *testing.T) {
 }
 
 func isDynamic(p string) bool { return checkStatic(p) != nil }
+
+// A new binary takes the tag from the older bottle image, which is removed
+// rather than left dangling (one per build otherwise); an image a container
+// still uses is kept.
+func TestBottleImageReplacesOldImage(t *testing.T) {
+	e := needDocker(t)
+	ctx := ctxT(t)
+	tag := testRun + "-replace:1"
+	t.Cleanup(func() { e.api.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true}) })
+	other := filepath.Join(t.TempDir(), "bottle")
+	data, err := os.ReadFile(readerBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Trailing bytes change the digest and leave a valid static ELF.
+	if err := os.WriteFile(other, append(data, "another build\n"...), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	build := func(bin string) string {
+		t.Helper()
+		t.Setenv("BOTTLE_IMAGE_BINARY", bin)
+		if _, err := e.BottleImage(ctx, tag); err != nil {
+			t.Fatal(err)
+		}
+		ins, err := e.api.ImageInspect(ctx, tag)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ins.ID
+	}
+	first := build(readerBin)
+	second := build(other)
+	if first == second {
+		t.Fatalf("a different binary reused image %s", first)
+	}
+	if _, err := e.api.ImageInspect(ctx, first); !isNotFound(err) {
+		t.Errorf("old bottle image %s still there after its tag moved (err %v)", first, err)
+	}
+
+	// In use by a container: kept.
+	name := testRun + "-replace"
+	if _, err := e.api.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name: name, Config: &container.Config{Image: tag, Cmd: []string{"serve"}, Labels: testLabels()},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.ContainerRemove(context.Background(), name) })
+	build(readerBin)
+	if _, err := e.api.ImageInspect(ctx, second); err != nil {
+		t.Errorf("bottle image %s removed while a container uses it: %v", second, err)
+	}
+	t.Cleanup(func() { e.api.ImageRemove(context.Background(), second, client.ImageRemoveOptions{Force: true}) })
+}

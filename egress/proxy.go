@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -47,6 +48,9 @@ type Proxy struct {
 	tlsClient *tls.Config                  // to real hosts; cloned per connection for ServerName
 	tlsServer *tls.Config
 	access    *accessLog
+	// upstreamAuth is the Proxy-Authorization value for the next proxy
+	// (from --upstream's user:password), "" without credentials.
+	upstreamAuth string
 
 	ctx    context.Context // cancelled when Shutdown gives up waiting
 	cancel context.CancelFunc
@@ -93,6 +97,10 @@ func New(cfg Config) (*Proxy, error) {
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*clientConn]struct{}{},
 		readFile:  os.ReadFile,
+	}
+	if u := cfg.Upstream; u != nil && u.User != nil {
+		pw, _ := u.User.Password()
+		p.upstreamAuth = "Basic " + base64.StdEncoding.EncodeToString([]byte(u.User.Username()+":"+pw))
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.tlsClient = &tls.Config{

@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
@@ -586,5 +587,52 @@ func BenchmarkPlainHTTP(b *testing.B) {
 		}
 		io.Copy(io.Discard, resp.Body)
 		resp.Body.Close()
+	}
+}
+
+// Credentials in --upstream reach the next proxy on plain http requests too
+// (absolute-form, Proxy-Authorization), not only on CONNECT; the client's
+// own Proxy-Authorization never does.
+func TestUpstreamProxyCredentialsOnPlainHTTP(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	seen := make(chan string, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		req, err := http.ReadRequest(bufio.NewReader(c))
+		if err != nil {
+			seen <- "bad request: " + err.Error()
+			return
+		}
+		seen <- req.Header.Get("Proxy-Authorization")
+		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+	}()
+	first := startProxy(t, testRoutes)
+	p2, err := New(Config{
+		RoutesFile: first.routes, CA: first.ca,
+		Upstream: &url.URL{Scheme: "http", User: url.UserPassword("bottle", "s3cret"), Host: ln.Addr().String()},
+		Getenv:   func(string) string { return testSecret },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, _ := net.Listen("tcp", "127.0.0.1:0")
+	go p2.Serve(pl)
+	defer p2.Shutdown(context.Background())
+	first.url = &url.URL{Scheme: "http", Host: pl.Addr().String()}
+	resp, body := get(t, first.client(t), "GET", "http://plain.example.test/", "Proxy-Authorization", "Basic agent-fake")
+	if resp == nil || resp.StatusCode != 200 {
+		t.Fatalf("through an upstream with credentials: %v %s", resp, body)
+	}
+	want := "Basic " + base64.StdEncoding.EncodeToString([]byte("bottle:s3cret"))
+	if got := <-seen; got != want {
+		t.Errorf("next proxy saw Proxy-Authorization %q, want %q", got, want)
 	}
 }

@@ -668,11 +668,8 @@ func (p *Proxy) dialTunnel(ctx context.Context, hostport string) (net.Conn, erro
 		return nil, fmt.Errorf("upstream proxy %s: %w", u.Host, err)
 	}
 	connectReq := &http.Request{Method: http.MethodConnect, URL: &url.URL{Opaque: hostport}, Host: hostport, Header: http.Header{}}
-	if u.User != nil {
-		pw, _ := u.User.Password()
-		connectReq.SetBasicAuth(u.User.Username(), pw)
-		connectReq.Header["Proxy-Authorization"] = connectReq.Header["Authorization"]
-		delete(connectReq.Header, "Authorization")
+	if p.upstreamAuth != "" {
+		connectReq.Header["Proxy-Authorization"] = []string{p.upstreamAuth}
 	}
 	c.SetDeadline(time.Now().Add(30 * time.Second))
 	if err := connectReq.Write(c); err != nil {

@@ -50,7 +50,11 @@ func (p *Proxy) roundTrip(cc *clientConn, u *upstream, out *http.Request) (*http
 				return nil, err
 			}
 		}
-		resp, err := u.send(out, p.cfg.Upstream != nil && out.URL.Scheme == "http")
+		viaNext := p.cfg.Upstream != nil && out.URL.Scheme == "http"
+		if viaNext && p.upstreamAuth != "" {
+			out.Header["Proxy-Authorization"] = []string{p.upstreamAuth}
+		}
+		resp, err := u.send(out, viaNext)
 		if err == nil {
 			return resp, nil
 		}

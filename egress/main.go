@@ -38,10 +38,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	caDir := fs.String("ca", "", "`DIR` holding the CA (ca.crt and ca.key) that signs intercepted hosts' certificates")
 	upstream := fs.String("upstream", "", "next proxy `URL` (http://host:port) for allowed traffic")
 	check := fs.String("check", "", "validate routes `FILE` and exit: 0 valid, 1 invalid")
+	spin := fs.Duration("spin", 200*time.Microsecond, "how long a read may poll a busy keep-alive connection before sleeping (`DURATION`; 0 never spins)")
 	resolve := resolveFlag{}
 	fs.Var(resolve, "resolve", "test aid: `HOST:PORT=ADDR` dials ADDR instead of resolving HOST (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: bottle egress --routes FILE [--listen ADDR] [--ca DIR] [--upstream URL]
+		fmt.Fprint(stderr, `usage: bottle egress --routes FILE [--listen ADDR] [--ca DIR] [--upstream URL] [--spin DURATION]
        bottle egress --check FILE
 
 The egress sidecar: an HTTP proxy (absolute-form requests and CONNECT) that
@@ -84,7 +85,11 @@ and exits 0. Access log: one JSON line per request on stdout; status lines
 
 	access := &BatchWriter{W: stdout, Interval: 50 * time.Millisecond}
 	defer access.Flush()
-	cfg := Config{RoutesFile: *routes, AccessLog: access, Log: stderr}
+	if *spin < 0 {
+		fmt.Fprintf(stderr, "bottle egress: --spin %v: want a duration >= 0 (0 never spins)\n", *spin)
+		return exitUsage
+	}
+	cfg := Config{RoutesFile: *routes, AccessLog: access, Log: stderr, Spin: *spin}
 	if *caDir != "" {
 		ca, err := LoadCA(*caDir)
 		if err != nil {

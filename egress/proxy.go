@@ -34,6 +34,10 @@ type Config struct {
 	// Getenv reads injected secrets. nil uses os.Getenv.
 	Getenv func(string) string
 
+	// Spin is how long a read may poll a hot connection before parking
+	// (see fastConn); 0 never spins. bottle egress sets it with --spin.
+	Spin time.Duration
+
 	AccessLog io.Writer // one JSON line per request; nil discards
 	Log       io.Writer // "egress: loaded N route(s)" and reload failures; nil discards
 }
@@ -68,6 +72,7 @@ var headerTimeout = 30 * time.Second // a var for tests: the whole head, however
 
 const (
 	idleTimeout      = 5 * time.Minute
+	idleSlack        = 30 * time.Second // an idle keep-alive connection closes after 4.5-5 minutes
 	handshakeTimeout = 10 * time.Second
 	maxHeaderBytes   = 16 << 10
 )
@@ -84,6 +89,14 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.Dial == nil {
 		d := &net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}
 		cfg.Dial = d.DialContext
+	}
+	dial := cfg.Dial
+	cfg.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, err
+		}
+		return wrapFast(c, cfg.Spin), nil
 	}
 	if cfg.Getenv == nil {
 		cfg.Getenv = os.Getenv
@@ -245,6 +258,7 @@ func (p *Proxy) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
+		c = wrapFast(c, p.cfg.Spin)
 		cc := &clientConn{raw: c, client: c.RemoteAddr().String()}
 		ok, busy := p.track(cc)
 		if !ok {

@@ -181,6 +181,7 @@ func startProxyIn(t testing.TB, routes string, w *world) *testProxy {
 		Getenv:     func(k string) string { return map[string]string{"TEST_API_KEY": testSecret}[k] },
 		AccessLog:  tp.accessLog,
 		Log:        tp.log,
+		Spin:       200 * time.Microsecond, // as bottle egress runs
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,13 @@
+//go:build !linux
+
+package egress
+
+import (
+	"net"
+	"time"
+)
+
+// wrapFast is the identity off Linux: see fastio_linux.go.
+func wrapFast(c net.Conn, _ time.Duration) net.Conn { return c }
+
+func setSpin(net.Conn, time.Duration) {}

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -169,7 +170,36 @@ func (p *Proxy) Reload() error {
 	}
 	p.routes.Store(rs)
 	fmt.Fprintf(p.cfg.Log, "egress: loaded %d route(s)\n", rs.Len())
+	if cut := p.cutTunnels(rs); len(cut) > 0 {
+		fmt.Fprintf(p.cfg.Log, "egress: closed %d tunnel(s) the new routes no longer allow untouched: %s\n", len(cut), strings.Join(cut, ", "))
+	}
 	return nil
+}
+
+// cutTunnels closes the plain tunnels whose host rs no longer routes, or
+// routes with rules that need interception (the tunnel would bypass
+// them), and returns their targets. Requests on other connections are
+// checked against the routes one by one, so only tunnels need this.
+func (p *Proxy) cutTunnels(rs *Routes) []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var cut []string
+	for cc := range p.conns {
+		cc.mu.Lock()
+		host, target := cc.tunnelHost, cc.tunnelTarget
+		cc.mu.Unlock()
+		if host == "" {
+			continue
+		}
+		if r := rs.Match(host); r == nil || r.Intercepts() {
+			cc.cut.Store(true)
+			cc.raw.Close()
+			cc.closeUpstream()
+			cut = append(cut, target)
+		}
+	}
+	sort.Strings(cut)
+	return cut
 }
 
 // Reading a file the host may be rewriting in place (see readStable).
@@ -358,8 +388,11 @@ type clientConn struct {
 	client string
 	idle   atomic.Bool // waiting for the next request: Shutdown may close it
 
-	mu sync.Mutex
-	up net.Conn // the pinned upstream connection, closed with the client's
+	mu           sync.Mutex
+	up           net.Conn // the pinned upstream connection, closed with the client's
+	tunnelHost   string   // a plain tunnel's host ("" otherwise), for cutTunnels
+	tunnelTarget string   // and its host:port
+	cut          atomic.Bool
 }
 
 func (cc *clientConn) setUpstream(c net.Conn) {

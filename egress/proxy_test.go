@@ -637,3 +637,47 @@ func TestUpstreamProxyCredentialsOnPlainHTTP(t *testing.T) {
 		t.Errorf("next proxy saw Proxy-Authorization %q, want %q", got, want)
 	}
 }
+
+// A reload closes the plain tunnels the new routes no longer allow as
+// they are (host removed, or given rules that need interception); tunnels
+// to hosts still allowed stay open.
+func TestReloadCutsTunnelsNoLongerAllowed(t *testing.T) {
+	tp := startProxy(t, testRoutes+"  - host: keep.example.test\n")
+	tp.world.addrs["keep.example.test:443"] = tp.world.httpsAddr
+	tunnel := func(target string) net.Conn {
+		c, err := net.Dial("tcp", tp.url.Host)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		fmt.Fprintf(c, "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target)
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("CONNECT %s: %v %v", target, resp, err)
+		}
+		return c
+	}
+	gone, kept := tunnel("tunnel.example.test:443"), tunnel("keep.example.test:443")
+	os.WriteFile(tp.routes, []byte("routes:\n  - host: keep.example.test\n"), 0o644)
+	if err := tp.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(tp.log.String(), "egress: closed 1 tunnel(s) the new routes no longer allow untouched: tunnel.example.test:443\n") {
+		t.Errorf("log:\n%s", tp.log.String())
+	}
+	gone.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := gone.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+		t.Errorf("the tunnel to a removed host is still open after the reload (read %d, %v)", n, err)
+	}
+	// The kept tunnel still carries a TLS handshake with the upstream.
+	tc := tls.Client(kept, &tls.Config{ServerName: "keep.example.test", RootCAs: tp.world.upstreamCA.pool()})
+	kept.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		t.Errorf("the tunnel to a host still allowed: %v", err)
+	}
+	waitFor(t, func() bool {
+		return strings.Contains(tp.accessLog.String(), `"host":"tunnel.example.test"`) &&
+			strings.Contains(tp.accessLog.String(), "closed by a routes reload that no longer allows this tunnel")
+	})
+}

@@ -643,7 +643,17 @@ func (p *Proxy) connect(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.
 	// CONNECT 5-20% at one request at a time).
 	setSpin(c, 0)
 	setSpin(up, 0)
-	e.Bytes = splice(c, early, up)
+	cc.mu.Lock()
+	cc.up, cc.tunnelHost, cc.tunnelTarget = up, host, req.URL.Host
+	cc.mu.Unlock()
+	if r := p.routes.Load().Match(host); r == nil || r.Intercepts() {
+		cc.cut.Store(true) // a reload since the route check, too early for cutTunnels to see this tunnel
+	} else {
+		e.Bytes = splice(c, early, up)
+	}
+	if cc.cut.Load() {
+		e.Error = "closed by a routes reload that no longer allows this tunnel"
+	}
 	p.access.write(e)
 }
 

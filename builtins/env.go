@@ -3,6 +3,7 @@ package builtins
 import (
 	"context"
 	"io"
+	"os"
 	"time"
 
 	startime "go.starlark.net/lib/time"
@@ -33,6 +34,13 @@ type Env struct {
 
 	Getenv func(string) (string, bool)
 	Now    func() time.Time
+
+	// AtEnd registers f to run when the run is over, after any rollback
+	// (lock() releases its locks so). nil: what lock() holds stays held
+	// until the process exits.
+	AtEnd func(f func())
+
+	locks map[string]*os.File // lock(): the files this run holds locked
 }
 
 // Journal is the run's undo journal: every builtin that creates or changes

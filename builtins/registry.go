@@ -188,6 +188,7 @@ var (
 // families lists the constructors of every family; each returns its entries.
 var families = []func() []Builtin{
 	filesBuiltins,
+	lockBuiltins,
 	tlsBuiltins,
 	networkBuiltins,
 	composeBuiltins,

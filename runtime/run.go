@@ -300,6 +300,13 @@ func Run(ctx context.Context, o Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	var atEnd []func() // run after the rollback, last registered first
+	defer func() {
+		for i := len(atEnd) - 1; i >= 0; i-- {
+			atEnd[i]()
+		}
+	}()
+
 	s := &session{prog: prog, predeclared: pre, cache: map[string]*loaded{}}
 	thread := &starlark.Thread{
 		Name:  "recipe",
@@ -327,6 +334,7 @@ func Run(ctx context.Context, o Options) error {
 		IsTTY:     o.IsTTY,
 		Getenv:    o.Getenv,
 		Now:       o.Now,
+		AtEnd:     func(f func()) { atEnd = append(atEnd, f) },
 	})
 	builtins.SetLoading(thread, "")
 

@@ -59,7 +59,9 @@
 // gets a 503 and is closed.
 //
 // Reload swaps one pointer: a request reads the routes once, when it
-// starts, and finishes under them. The routes file is written in place by
+// starts, and finishes under them. A plain tunnel is one request that can
+// last hours, so a reload closes the tunnels whose host the new routes drop
+// or give rules that need interception, and logs them. The routes file is written in place by
 // the host (truncate, then write), so a reload can read a partial file. The
 // proxy reads the file until two reads 20 ms apart agree (a prefix cut at a
 // line end can parse, and be more permissive than the whole file); the
@@ -71,6 +73,15 @@
 // tunnel, intercept, reject, error), route, status, bytes, duration (ms)
 // and, for failures, error. No header value is ever logged. `bottle egress`
 // writes the lines in batches, at most 50 ms late, and flushes on exit.
+//
+// # Sockets
+//
+// On Linux every TCP connection is a fastConn (fastio_linux.go): reads and
+// writes are the socket's own non-blocking read(2)/write(2), made without
+// entersyscall, parking in the runtime poller only on EAGAIN; a hot
+// keep-alive connection polls up to Config.Spin (--spin) before parking.
+// That saves the Go runtime's thread wake-ups (sysmon, idle Ps) that
+// dominated a request's cost at one request at a time.
 //
 // # Why not goproxy
 //

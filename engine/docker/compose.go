@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -130,7 +131,7 @@ func cachedDetectCompose(ctx context.Context) ([]string, error) {
 
 func composeCacheKey() string {
 	var b strings.Builder
-	b.WriteString(os.Getenv("DOCKER_CONFIG") + "\n")
+	b.WriteString(os.Getenv("DOCKER_CONFIG") + "\n" + os.Getenv(composeEnv) + "\n")
 	cfg := os.Getenv("DOCKER_CONFIG")
 	if cfg == "" {
 		if home, err := os.UserHomeDir(); err == nil {
@@ -153,9 +154,23 @@ func composeCacheKey() string {
 	return b.String()
 }
 
+// composeEnv names the variable that picks a compose over the automatic
+// choice (the v2 plugin, else v1): "v2" or "v1".
+const composeEnv = "BOTTLE_COMPOSE"
+
 func detectCompose(ctx context.Context) ([]string, error) {
+	cands := [][]string{{"docker", "compose"}, {"docker-compose"}}
+	switch want := os.Getenv(composeEnv); want {
+	case "":
+	case "v2":
+		cands = cands[:1]
+	case "v1":
+		cands = cands[1:]
+	default:
+		return nil, fmt.Errorf("compose: %s=%q: want v2 (the docker compose plugin), v1 (docker-compose), or unset to let bottle pick", composeEnv, want)
+	}
 	var tried []string
-	for _, cand := range [][]string{{"docker", "compose"}, {"docker-compose"}} {
+	for _, cand := range cands {
 		if _, err := exec.LookPath(cand[0]); err != nil {
 			tried = append(tried, fmt.Sprintf("`%s`: %s not on PATH", strings.Join(cand, " "), cand[0]))
 			continue
@@ -169,9 +184,15 @@ func detectCompose(ctx context.Context) ([]string, error) {
 		}
 		tried = append(tried, fmt.Sprintf("`%s version`: %v %s", strings.Join(cand, " "), err, firstLine(out)))
 	}
-	return nil, fmt.Errorf("compose: neither the v2 plugin nor v1 works (%s); install one: "+
-		"the v2 plugin (`apt-get install docker-compose-plugin`, or https://docs.docker.com/compose/install/) "+
-		"or v1 (`apt-get install docker-compose`)", strings.Join(tried, "; "))
+	const v2, v1 = "the v2 plugin (`apt-get install docker-compose-plugin`, or https://docs.docker.com/compose/install/)",
+		"v1 (`apt-get install docker-compose`)"
+	switch os.Getenv(composeEnv) {
+	case "v2":
+		return nil, fmt.Errorf("compose: %s=v2, and it does not work (%s); install %s, or unset %s to let bottle pick", composeEnv, strings.Join(tried, "; "), v2, composeEnv)
+	case "v1":
+		return nil, fmt.Errorf("compose: %s=v1, and it does not work (%s); install %s, or unset %s to let bottle pick", composeEnv, strings.Join(tried, "; "), v1, composeEnv)
+	}
+	return nil, fmt.Errorf("compose: neither the v2 plugin nor v1 works (%s); install one: %s or %s", strings.Join(tried, "; "), v2, v1)
 }
 
 // ComposeUp writes p.YAML to p.File (0600), runs `up -d` and returns the
@@ -192,6 +213,10 @@ func (e *Engine) ComposeUp(ctx context.Context, p engine.ComposeProject) (engine
 		return engine.ComposeResult{}, fmt.Errorf("%s %s: %v", step, p.Project, err)
 	}
 	if err := e.runCompose(ctx, step, p.Project, p.Dir, file, "up", "-d"); err != nil {
+		if missing := e.missingImages(ctx, p.YAML); missing != "" {
+			err = fmt.Errorf("%s %s: image(s) not on this daemon, and compose could not pull them: %s; build or load them, or fix the spec; %s", step, p.Project, missing,
+				strings.TrimPrefix(err.Error(), step+" "+p.Project+": "))
+		}
 		return engine.ComposeResult{}, err
 	}
 	ctrs, err := e.Containers(ctx, map[string]string{engine.ComposeProjectLabel: p.Project})
@@ -450,4 +475,30 @@ func lastLines(s string, n int) string {
 		lines = append([]string{"..."}, lines[len(lines)-n:]...)
 	}
 	return strings.Join(lines, "\n")
+}
+
+// missingImages names the services of spec whose image (without a build
+// section) this daemon does not have, as "service=image, ...": compose v2
+// reports a failed pull as a registry error that never names the image.
+func (e *Engine) missingImages(ctx context.Context, spec []byte) string {
+	var doc struct {
+		Services map[string]struct {
+			Image string    `yaml:"image"`
+			Build yaml.Node `yaml:"build"`
+		} `yaml:"services"`
+	}
+	if yaml.Unmarshal(spec, &doc) != nil {
+		return ""
+	}
+	var missing []string
+	for name, svc := range doc.Services {
+		if svc.Image == "" || !svc.Build.IsZero() {
+			continue
+		}
+		if _, err := e.api.ImageInspect(ctx, svc.Image); isNotFound(err) {
+			missing = append(missing, name+"="+svc.Image)
+		}
+	}
+	slices.Sort(missing)
+	return strings.Join(missing, ", ")
 }

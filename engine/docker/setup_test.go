@@ -21,6 +21,7 @@ func TestNoDaemon(t *testing.T) {
 // No compose on PATH: the error says how to install one.
 func TestNoCompose(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
+	t.Setenv(composeEnv, "") // bottle's own choice; detect_test.go has the forced ones
 	_, err := (&Engine{}).Compose(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "docker-compose-plugin") || !strings.Contains(err.Error(), "apt-get install docker-compose") {
 		t.Errorf("err = %v", err)

@@ -79,9 +79,16 @@ func runMain(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	if _, err := e.ImageBuild(ctx, testImage, dir, "Dockerfile"); err != nil {
+	old, _ := e.api.ImageInspect(ctx, testImage)
+	id, err := e.ImageBuild(ctx, testImage, dir, "Dockerfile")
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "build the test image: %v\n", err)
 		return 1
+	}
+	if old.ID != "" && old.ID != id {
+		// The last run's image, now untagged: not left to dangle (a
+		// concurrent run's container may still use it; then it stays).
+		e.api.ImageRemove(ctx, old.ID, client.ImageRemoveOptions{PruneChildren: true})
 	}
 	return m.Run()
 }

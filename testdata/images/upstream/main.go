@@ -18,14 +18,12 @@
 package main
 
 import (
-	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"errors"
 	"flag"
 	"fmt"
 	"log"
@@ -33,12 +31,12 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"strings"
-	"syscall"
 	"time"
 
 	"bottle.test/images/internal/testca"
+
+	"bottle.test/images/internal/untilsignal"
 )
 
 func main() {
@@ -93,20 +91,7 @@ func main() {
 	}
 	log.Printf("ready: %s on %s (http) and %s (https) for %s", *name, *httpAddr, *httpsAddr, strings.Join(names, ","))
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	defer stop()
-	select {
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			log.Fatal(err)
-		}
-	case <-ctx.Done():
-	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	plain.Shutdown(shutdown)
-	secure.Shutdown(shutdown)
-	log.Print("stopped")
+	untilsignal.Serve(errc, plain, secure)
 }
 
 // leaf mints a server certificate for names, signed by the test CA.

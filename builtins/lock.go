@@ -45,12 +45,29 @@ func lockFile(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kw
 	said := false
 	for {
 		ok, err := tryLock(f)
+		if err == nil && ok {
+			// The lock is on the file opened; make sure it is still the
+			// one at path: the run that held it may have removed it (stop
+			// purge=1) or put a new one there (a rolled-back remove).
+			var same bool
+			if same, err = sameFile(f, path); err == nil && same {
+				break
+			}
+			f.Close()
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("%s %s: removed by the run that held its lock while this one waited (a stop purge=1?); run this again if it still applies", name, path)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s %s: %w", name, path, err)
+			}
+			if f, err = os.Open(path); err != nil { // replaced: lock the new one
+				return nil, fmt.Errorf("%s %s: %w", name, path, err)
+			}
+			continue
+		}
 		if err != nil {
 			f.Close()
 			return nil, fmt.Errorf("%s %s: %w", name, path, err)
-		}
-		if ok {
-			break
 		}
 		if !said {
 			fmt.Fprintf(stderr(env), "waiting for %s: another bottle run holds its lock (up to %v)\n", path, time.Duration(timeout))
@@ -58,7 +75,7 @@ func lockFile(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kw
 		}
 		if !time.Now().Before(deadline) {
 			f.Close()
-			return nil, fmt.Errorf("%s %s: another bottle run still holds it after %v (a change or stop of the same bottle?); let it finish and run this again, or give a longer timeout=", name, path, time.Duration(timeout))
+			return nil, fmt.Errorf("%s %s: another bottle run still holds it after %v (a change or stop of the same bottle, or an edit in routes_edit?); let it finish and run this again, or give a longer timeout=", name, path, time.Duration(timeout))
 		}
 		select {
 		case <-env.Ctx.Done():
@@ -75,4 +92,17 @@ func lockFile(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kw
 		env.AtEnd(func() { f.Close() }) // closing the file releases its flock
 	}
 	return starlark.None, nil
+}
+
+// sameFile reports whether f is the file now at path.
+func sameFile(f *os.File, path string) (bool, error) {
+	a, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	b, err := os.Stat(path)
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(a, b), nil
 }

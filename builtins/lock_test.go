@@ -83,3 +83,28 @@ func TestLockNeedsAnExistingFile(t *testing.T) {
 		t.Errorf("lock() made something: %v", err)
 	}
 }
+
+// The run that held the lock removed the file, or put a new one in its
+// place: the waiter must not go on holding a lock on the old file.
+func TestLockFollowsTheFileAtPath(t *testing.T) {
+	r := newRun(t)
+	r.env.AtEnd = func(f func()) { t.Cleanup(f) }
+	meta := r.path("metadata.json")
+	mustWrite(t, meta, "{}\n", 0o600)
+
+	release := holdLock(t, meta)
+	time.AfterFunc(100*time.Millisecond, func() { os.Remove(meta); release() })
+	r.fails(t, `lock("metadata.json", timeout = 10)`, "removed by the run that held its lock while this one waited")
+
+	mustWrite(t, meta, "{}\n", 0o600)
+	release = holdLock(t, meta)
+	time.AfterFunc(100*time.Millisecond, func() {
+		os.Remove(meta)
+		os.WriteFile(meta, []byte("{\"new\": 1}\n"), 0o600) // a new file, a new inode
+		release()
+	})
+	r.eval(t, `lock("metadata.json", timeout = 10)`)
+	if !locked(t, meta) {
+		t.Fatal("the lock is on the removed file, not on the one now at the path")
+	}
+}

@@ -79,7 +79,9 @@
 // On Linux every TCP connection is a fastConn (fastio_linux.go): reads and
 // writes are the socket's own non-blocking read(2)/write(2), made without
 // entersyscall, parking in the runtime poller only on EAGAIN; a hot
-// keep-alive connection polls up to Config.Spin (--spin) before parking.
+// keep-alive connection polls up to Config.Spin (--spin, at most 10ms)
+// before parking, one at a time, with GOMAXPROCS > 1 only, until another
+// connection reads.
 // That saves the Go runtime's thread wake-ups (sysmon, idle Ps) that
 // dominated a request's cost at one request at a time.
 //

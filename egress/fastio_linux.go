@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -27,8 +28,13 @@ import (
 //   - this connection's recent waits were shorter than the spin (an agent's
 //     idle keep-alive connection, waiting seconds, never spins);
 //   - no other connection is spinning (one CPU at most, ever);
-//   - nothing else in the proxy reads meanwhile (any other connection's read
-//     ends the spin at once: a busy proxy has better use for the CPU).
+//   - nothing else in the proxy reads meanwhile (another connection's read
+//     ends the spin: a busy proxy has better use for the CPU);
+//   - the proxy has more than one scheduler thread (GOMAXPROCS > 1), so other
+//     connections' goroutines can run, and read, while one spins.
+//
+// A spin is at most maxSpin: Close and deadlines on a spinning read wait
+// for it to end.
 //
 // Only the goroutine reading a fastConn touches its wait estimate; reads and
 // writes may run concurrently (a tunnel's two directions), as on a net.Conn.
@@ -39,6 +45,9 @@ type fastConn struct {
 	spin     time.Duration
 	wait     time.Duration // moving average of recent read waits
 }
+
+// maxSpin bounds --spin.
+const maxSpin = 10 * time.Millisecond
 
 var (
 	spinning  atomic.Bool   // a connection is spinning
@@ -56,6 +65,11 @@ func wrapFast(c net.Conn, spin time.Duration) net.Conn {
 	rc, err := tc.SyscallConn()
 	if err != nil {
 		return c
+	}
+	if runtime.GOMAXPROCS(0) < 2 {
+		// One scheduler thread: a spinning goroutine would keep every
+		// other connection's goroutine from running until it gives up.
+		spin = 0
 	}
 	// Start above the spin: a connection earns spinning by short waits.
 	return &fastConn{Conn: tc, tcp: tc, rc: rc, spin: spin, wait: 2 * spin}
@@ -157,11 +171,17 @@ func (c *fastConn) Write(b []byte) (int, error) {
 // opErr wraps err as net.TCPConn's methods do, so callers see the same
 // errors (net.ErrClosed, os.ErrDeadlineExceeded, ECONNRESET) either way.
 func (c *fastConn) opErr(op string, err error) error {
+	if oe, ok := err.(*net.OpError); ok {
+		err = oe.Err // RawConn's own "raw-read tcp A->B:" wrapping
+	}
 	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: err}
 }
 
 // setSpin changes how long reads on c may spin, when c is a fastConn.
 func setSpin(c net.Conn, spin time.Duration) {
+	if ic, ok := c.(*interceptConn); ok {
+		c = ic.Conn // a tunnel through an upstream proxy that sent early bytes
+	}
 	if fc, ok := c.(*fastConn); ok {
 		fc.spin = spin
 	}

@@ -7,6 +7,9 @@ import (
 	"time"
 )
 
+// maxSpin bounds --spin (which does nothing off Linux).
+const maxSpin = 10 * time.Millisecond
+
 // wrapFast is the identity off Linux: see fastio_linux.go.
 func wrapFast(c net.Conn, _ time.Duration) net.Conn { return c }
 

@@ -9,6 +9,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -161,9 +163,7 @@ func TestFastConnSpinYields(t *testing.T) {
 	other, opeer := fastPair(t, time.Hour)
 	done := make(chan error, 1)
 	go func() { _, err := fc.Read(make([]byte, 1)); done <- err }()
-	for !spinning.Load() {
-		time.Sleep(time.Millisecond)
-	}
+	waitUntil(t, "the read to spin", spinning.Load)
 	other.wait = 0
 	opeer.Write([]byte("x")) // other reads at once: its own spin is refused, not waited for
 	if _, err := other.Read(make([]byte, 1)); err != nil {
@@ -179,5 +179,53 @@ func TestFastConnSpinYields(t *testing.T) {
 	peer.Write([]byte("y"))
 	if err := <-done; err != nil {
 		t.Fatalf("the read that stopped spinning: %v", err)
+	}
+}
+
+func waitUntil(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 5s for %s", what)
+		}
+	}
+}
+
+// Close during a spinning read ends it (once the spin is over) with
+// net.ErrClosed, as on a parked one.
+func TestFastConnCloseWhileSpinning(t *testing.T) {
+	fc, _ := fastPair(t, maxSpin)
+	fc.wait = 0 // as after short waits
+	errc := make(chan error, 1)
+	go func() { _, err := fc.Read(make([]byte, 1)); errc <- err }()
+	waitUntil(t, "the read to spin", spinning.Load)
+	fc.Close()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("Read spinning when Close came: %v, want net.ErrClosed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Read still blocked 5s after Close")
+	}
+}
+
+// With one scheduler thread a spin would stall every other connection:
+// there is none.
+func TestFastConnNoSpinWithOneProc(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	fc, _ := fastPair(t, maxSpin)
+	if fc.spin != 0 {
+		t.Fatalf("GOMAXPROCS=1: spin %v, want 0", fc.spin)
+	}
+}
+
+// Errors read like net.TCPConn's: one "read tcp A->B:" prefix, not two.
+func TestFastConnErrorText(t *testing.T) {
+	fc, _ := fastPair(t, 0)
+	fc.SetReadDeadline(time.Now().Add(10 * time.Millisecond))
+	_, err := fc.Read(make([]byte, 1))
+	if msg := err.Error(); strings.Count(msg, "tcp ") != 1 || !strings.HasPrefix(msg, "read tcp ") || !strings.HasSuffix(msg, "i/o timeout") {
+		t.Fatalf("error text %q", msg)
 	}
 }

@@ -85,8 +85,8 @@ and exits 0. Access log: one JSON line per request on stdout; status lines
 
 	access := &BatchWriter{W: stdout, Interval: 50 * time.Millisecond}
 	defer access.Flush()
-	if *spin < 0 {
-		fmt.Fprintf(stderr, "bottle egress: --spin %v: want a duration >= 0 (0 never spins)\n", *spin)
+	if *spin < 0 || *spin > maxSpin {
+		fmt.Fprintf(stderr, "bottle egress: --spin %v: want 0 (never spin) to %v\n", *spin, maxSpin)
 		return exitUsage
 	}
 	cfg := Config{RoutesFile: *routes, AccessLog: access, Log: stderr, Spin: *spin}

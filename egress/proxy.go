@@ -91,6 +91,9 @@ func New(cfg Config) (*Proxy, error) {
 		d := &net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}
 		cfg.Dial = d.DialContext
 	}
+	if cfg.Spin < 0 || cfg.Spin > maxSpin {
+		return nil, fmt.Errorf("egress: spin %v: want 0 to %v", cfg.Spin, maxSpin)
+	}
 	dial := cfg.Dial
 	cfg.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		c, err := dial(ctx, network, addr)
@@ -188,7 +191,7 @@ func (p *Proxy) cutTunnels(rs *Routes) []string {
 		cc.mu.Lock()
 		host, target := cc.tunnelHost, cc.tunnelTarget
 		cc.mu.Unlock()
-		if host == "" {
+		if host == "" || cc.cut.Load() {
 			continue
 		}
 		if r := rs.Match(host); r == nil || r.Intercepts() {

@@ -647,10 +647,16 @@ func (p *Proxy) connect(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.
 	cc.up, cc.tunnelHost, cc.tunnelTarget = up, host, req.URL.Host
 	cc.mu.Unlock()
 	if r := p.routes.Load().Match(host); r == nil || r.Intercepts() {
-		cc.cut.Store(true) // a reload since the route check, too early for cutTunnels to see this tunnel
+		// A reload since the route check, too early for cutTunnels to see
+		// this tunnel: nothing goes through it.
+		cc.cut.Store(true)
+		e.Decision = "deny"
 	} else {
 		e.Bytes = splice(c, early, up)
 	}
+	cc.mu.Lock()
+	cc.tunnelHost, cc.tunnelTarget = "", ""
+	cc.mu.Unlock()
 	if cc.cut.Load() {
 		e.Error = "closed by a routes reload that no longer allows this tunnel"
 	}
@@ -777,6 +783,9 @@ func copyTunnel(dst io.Writer, src io.Reader) (int64, error) {
 }
 
 func closeWrite(c net.Conn) {
+	if ic, ok := c.(*interceptConn); ok {
+		c = ic.Conn
+	}
 	if cw, ok := c.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	} else {

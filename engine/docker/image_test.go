@@ -109,7 +109,9 @@ func TestBottleImageReplacesOldImage(t *testing.T) {
 	e := needDocker(t)
 	ctx := ctxT(t)
 	tag := testRun + "-replace:1"
-	t.Cleanup(func() { e.api.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true, PruneChildren: true}) })
+	t.Cleanup(func() {
+		e.api.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+	})
 	other := filepath.Join(t.TempDir(), "bottle")
 	data, err := os.ReadFile(readerBin)
 	if err != nil {
@@ -152,5 +154,7 @@ func TestBottleImageReplacesOldImage(t *testing.T) {
 	if _, err := e.api.ImageInspect(ctx, second); err != nil {
 		t.Errorf("bottle image %s removed while a container uses it: %v", second, err)
 	}
-	t.Cleanup(func() { e.api.ImageRemove(context.Background(), second, client.ImageRemoveOptions{Force: true, PruneChildren: true}) })
+	t.Cleanup(func() {
+		e.api.ImageRemove(context.Background(), second, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+	})
 }

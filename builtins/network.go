@@ -29,8 +29,12 @@ func networkBuiltins() []Builtin {
 }
 
 func networkValue(n engine.Network) starlark.Value {
+	containers := make([]starlark.Value, len(n.Containers))
+	for i, c := range n.Containers {
+		containers[i] = starlark.String(c)
+	}
 	return mkstruct("name", n.Name, "id", n.ID, "subnet", n.Subnet, "gateway", n.Gateway,
-		"internal", n.Internal, "labels", n.Labels)
+		"internal", n.Internal, "labels", n.Labels, "containers", starlark.NewList(containers))
 }
 
 func networkCreate(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

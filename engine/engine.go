@@ -59,6 +59,9 @@ type Network struct {
 	Gateway  string
 	Internal bool
 	Labels   map[string]string
+	// Containers names the containers attached to the network (sorted);
+	// filled by Networks, not by NetworkCreate.
+	Containers []string
 }
 
 // ComposeProject is a compose project to bring up. YAML is the rendered spec;

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/moby/moby/api/types/network"
@@ -126,9 +127,28 @@ func (e *Engine) NetworkRemove(ctx context.Context, name string) (bool, error) {
 		if isNotFound(err) {
 			return false, nil
 		}
+		if users := e.attached(ctx, name); len(users) > 0 {
+			return false, fmt.Errorf("network_remove %s: still in use by container(s) %s; disconnect them (docker network disconnect %s %s) or stop them, then run this again",
+				name, strings.Join(users, ", "), name, users[0])
+		}
 		return false, fail("network_remove", name, err)
 	}
 	return true, nil
+}
+
+// attached names the containers on network id (sorted); nil when it cannot
+// tell.
+func (e *Engine) attached(ctx context.Context, id string) []string {
+	res, err := e.api.NetworkInspect(ctx, id, client.NetworkInspectOptions{})
+	if err != nil {
+		return nil
+	}
+	var names []string
+	for _, c := range res.Network.Containers {
+		names = append(names, c.Name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // Networks lists networks carrying all of labels.
@@ -142,7 +162,11 @@ func (e *Engine) Networks(ctx context.Context, labels map[string]string) ([]engi
 	}
 	out := make([]engine.Network, 0, len(res.Items))
 	for _, n := range res.Items {
-		out = append(out, toNetwork(n.Network))
+		net := toNetwork(n.Network)
+		// The list leaves out who is attached; an inspect each says it
+		// (a bottle has two networks).
+		net.Containers = e.attached(ctx, n.ID)
+		out = append(out, net)
 	}
 	return out, nil
 }

@@ -1,7 +1,9 @@
 package docker
 
 import (
+	"context"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -102,5 +104,42 @@ func TestFreeSubnets(t *testing.T) {
 	t.Setenv("BOTTLE_SUBNET_POOL", "10.0.0.0/25")
 	if _, err := subnetPool(); err == nil {
 		t.Error("a /25 pool was accepted")
+	}
+}
+
+// A network a container still uses: Networks says who, and NetworkRemove's
+// error names the container and how to free the network.
+func TestNetworkInUse(t *testing.T) {
+	e := needDocker(t)
+	ctx := ctxT(t)
+	name := testRun + "-net-used"
+	if _, err := e.NetworkCreate(ctx, engine.NetworkSpec{Name: name, Labels: testLabels()}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.NetworkRemove(context.Background(), name) })
+	ctr := runContainer(t, e, "on-net", []string{"serve"})
+	if _, err := e.api.NetworkConnect(ctx, name, client.NetworkConnectOptions{Container: ctr}); err != nil {
+		t.Fatal(err)
+	}
+	nets, err := e.Networks(ctx, testLabels())
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, n := range nets {
+		if n.Name == name {
+			found = true
+			if !slices.Equal(n.Containers, []string{ctr}) {
+				t.Errorf("Networks: %s containers %v, want [%s]", name, n.Containers, ctr)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("Networks did not list %s", name)
+	}
+	_, err = e.NetworkRemove(ctx, name)
+	want := "network_remove " + name + ": still in use by container(s) " + ctr + "; disconnect them (docker network disconnect " + name + " " + ctr + ") or stop them"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("NetworkRemove of a network in use: %v\nwant %q", err, want)
 	}
 }

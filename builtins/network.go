@@ -28,13 +28,19 @@ func networkBuiltins() []Builtin {
 	}
 }
 
-func networkValue(n engine.Network) starlark.Value {
+func networkValue(n engine.Network, more ...any) starlark.Value {
+	return mkstruct(append([]any{"name", n.Name, "id", n.ID, "subnet", n.Subnet, "gateway", n.Gateway,
+		"internal", n.Internal, "labels", n.Labels}, more...)...)
+}
+
+// listedNetworkValue is networkValue plus the containers attached, which
+// networks() reports and network_create has none of.
+func listedNetworkValue(n engine.Network) starlark.Value {
 	containers := make([]starlark.Value, len(n.Containers))
 	for i, c := range n.Containers {
 		containers[i] = starlark.String(c)
 	}
-	return mkstruct("name", n.Name, "id", n.ID, "subnet", n.Subnet, "gateway", n.Gateway,
-		"internal", n.Internal, "labels", n.Labels, "containers", starlark.NewList(containers))
+	return networkValue(n, "containers", starlark.NewList(containers))
 }
 
 func networkCreate(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -90,7 +96,7 @@ func networks(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kw
 	}
 	out := make([]starlark.Value, len(list))
 	for i, n := range list {
-		out[i] = networkValue(n)
+		out[i] = listedNetworkValue(n)
 	}
 	return starlark.NewList(out), nil
 }

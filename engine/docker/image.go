@@ -181,16 +181,38 @@ func (e *Engine) BottleImage(ctx context.Context, tag string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s %s: %v", step, tag, err)
 	}
-	replaced := "" // the older bottle image this build takes the tag from
-	if ins, err := e.api.ImageInspect(ctx, tag); err == nil {
+	// current says whether tag already holds this binary, and which older
+	// bottle image a build would take the tag from.
+	current := func() (ok bool, replaced string, err error) {
+		ins, err := e.api.ImageInspect(ctx, tag)
+		if isNotFound(err) {
+			return false, "", nil
+		}
+		if err != nil {
+			return false, "", fail(step, tag, err)
+		}
 		if ins.Config != nil && ins.Config.Labels[BinaryDigestLabel] == sum {
-			return tag, nil
+			return true, "", nil
 		}
 		if ins.Config != nil && ins.Config.Labels[BinaryDigestLabel] != "" {
 			replaced = ins.ID
 		}
-	} else if !isNotFound(err) {
-		return "", fail(step, tag, err)
+		return false, replaced, nil
+	}
+	ok, replaced, err := current()
+	if ok || err != nil {
+		return tag, err
+	}
+	// A build: one at a time per tag on this host, so that two runs that
+	// both found the tag stale do not both build and leave one image
+	// dangling. The second finds the first's image and uses it.
+	unlock, err := lockTag(ctx, tag)
+	if err != nil {
+		return "", fmt.Errorf("%s %s: %w", step, tag, err)
+	}
+	defer unlock()
+	if ok, replaced, err = current(); ok || err != nil {
+		return tag, err
 	}
 
 	dockerfile := "FROM scratch\nCOPY bottle /bottle\nENTRYPOINT [\"/bottle\"]\n"
@@ -277,4 +299,40 @@ func fileDigest(p string) (sum string, size int64, err error) {
 		return "", 0, fmt.Errorf("read %s: %v", p, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), size, nil
+}
+
+// lockTag takes a host-wide lock (flock on a file in the user's cache
+// directory) for building tag, waiting for another bottle process's build
+// as long as ctx allows. Without a usable cache directory it locks
+// nothing: the build still works, only not serialised.
+func lockTag(ctx context.Context, tag string) (unlock func(), err error) {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return func() {}, nil
+	}
+	dir = filepath.Join(dir, "bottle")
+	if os.MkdirAll(dir, 0o700) != nil {
+		return func() {}, nil
+	}
+	sum := sha256.Sum256([]byte(tag))
+	f, err := os.OpenFile(filepath.Join(dir, "image-"+hex.EncodeToString(sum[:8])+".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return func() {}, nil
+	}
+	for {
+		ok, err := flockNB(f)
+		if err != nil {
+			f.Close()
+			return func() {}, nil
+		}
+		if ok {
+			return func() { f.Close() }, nil
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, fmt.Errorf("waiting for another bottle process's build of %s: %w", tag, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

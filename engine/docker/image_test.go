@@ -158,3 +158,41 @@ func TestBottleImageReplacesOldImage(t *testing.T) {
 		e.api.ImageRemove(context.Background(), second, client.ImageRemoveOptions{Force: true, PruneChildren: true})
 	})
 }
+
+// Three runs building the same tag from the same new binary at once: one
+// builds, the others wait and use its image; none is left dangling.
+func TestBottleImageConcurrentBuilds(t *testing.T) {
+	e := needDocker(t)
+	ctx := ctxT(t)
+	tag := testRun + "-concurrent:1"
+	bin := filepath.Join(t.TempDir(), "bottle")
+	data, err := os.ReadFile(readerBin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, append(data, "concurrent "+testRun+"\n"...), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sum, _, _ := fileDigest(bin)
+	t.Setenv("BOTTLE_IMAGE_BINARY", bin)
+	t.Cleanup(func() {
+		e.api.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+	})
+	errs := make(chan error, 3)
+	for range 3 {
+		go func() { _, err := e.BottleImage(ctx, tag); errs <- err }()
+	}
+	for range 3 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := client.Filters{}.Add("label", BinaryDigestLabel+"="+sum)
+	res, err := e.api.ImageList(ctx, client.ImageListOptions{All: true, Filters: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Items) != 1 {
+		t.Fatalf("%d images carry this binary's digest after 3 concurrent builds, want 1", len(res.Items))
+	}
+}

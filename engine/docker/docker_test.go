@@ -6,7 +6,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,8 +21,9 @@ import (
 // These tests need a Docker daemon. They skip when none answers, unless
 // BOTTLE_REQUIRE_DOCKER=1, which makes that a failure (CI sets it).
 //
-// Every object they make carries dev.bottle.instance=bt-test-<run>; objects
-// left by earlier runs (bt-test-*) are removed before and after the suite.
+// Every object they make carries dev.bottle.instance=bt-test-<pid>; objects
+// left by earlier runs whose process is gone are removed before and after
+// the suite, and a run still going on the same daemon is left alone.
 
 const (
 	testPrefix = "bt-test-"
@@ -102,12 +105,14 @@ func needDocker(t testing.TB) *Engine {
 	return testEngine
 }
 
-// sweep removes containers and networks of earlier test runs, by label.
+// sweep removes, by label, the containers and networks of this test run
+// and of earlier runs whose process is gone; a run still going on the same
+// daemon (another checkout's tests, say) keeps its own.
 func sweep(ctx context.Context, e *Engine) {
 	for _, key := range []string{engine.InstanceLabel, engine.ComposeProjectLabel} {
 		ctrs, _ := e.Containers(ctx, map[string]string{key: ""})
 		for _, c := range ctrs {
-			if strings.HasPrefix(c.Labels[key], testPrefix) {
+			if ownOrStale(c.Labels[key]) {
 				e.ContainerRemove(ctx, c.ID)
 			}
 		}
@@ -115,11 +120,29 @@ func sweep(ctx context.Context, e *Engine) {
 	for _, key := range []string{engine.InstanceLabel, engine.ComposeProjectLabel} {
 		nets, _ := e.Networks(ctx, map[string]string{key: ""})
 		for _, n := range nets {
-			if strings.HasPrefix(n.Labels[key], testPrefix) {
+			if ownOrStale(n.Labels[key]) {
 				e.NetworkRemove(ctx, n.ID)
 			}
 		}
 	}
+}
+
+// ownOrStale reports whether label (bt-test-<pid>...) belongs to this run,
+// or to a run whose process no longer exists.
+func ownOrStale(label string) bool {
+	rest, ok := strings.CutPrefix(label, testPrefix)
+	if !ok {
+		return false
+	}
+	digits := rest
+	if i := strings.IndexFunc(rest, func(r rune) bool { return r < '0' || r > '9' }); i >= 0 {
+		digits = rest[:i]
+	}
+	pid, err := strconv.Atoi(digits)
+	if err != nil || pid == os.Getpid() {
+		return true
+	}
+	return syscall.Kill(pid, 0) == syscall.ESRCH
 }
 
 func testLabels() map[string]string { return map[string]string{engine.InstanceLabel: testRun} }

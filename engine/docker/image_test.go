@@ -112,15 +112,21 @@ func TestBottleImageReplacesOldImage(t *testing.T) {
 	t.Cleanup(func() {
 		e.api.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true, PruneChildren: true})
 	})
-	other := filepath.Join(t.TempDir(), "bottle")
 	data, err := os.ReadFile(readerBin)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Trailing bytes change the digest and leave a valid static ELF.
-	if err := os.WriteFile(other, append(data, "another build\n"...), 0o755); err != nil {
-		t.Fatal(err)
+	// Trailing bytes change the digest and leave a valid static ELF; the
+	// run's name keeps them this run's own (a run of another checkout on
+	// the same daemon would otherwise share the images).
+	variant := func(name string) string {
+		p := filepath.Join(t.TempDir(), "bottle")
+		if err := os.WriteFile(p, append(data, name+" "+testRun+"\n"...), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		return p
 	}
+	one, other := variant("one build"), variant("another build")
 	build := func(bin string) string {
 		t.Helper()
 		t.Setenv("BOTTLE_IMAGE_BINARY", bin)
@@ -133,7 +139,7 @@ func TestBottleImageReplacesOldImage(t *testing.T) {
 		}
 		return ins.ID
 	}
-	first := build(readerBin)
+	first := build(one)
 	second := build(other)
 	if first == second {
 		t.Fatalf("a different binary reused image %s", first)
@@ -150,7 +156,10 @@ func TestBottleImageReplacesOldImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.ContainerRemove(context.Background(), name) })
-	build(readerBin)
+	third := build(one)
+	t.Cleanup(func() {
+		e.api.ImageRemove(context.Background(), third, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+	})
 	if _, err := e.api.ImageInspect(ctx, second); err != nil {
 		t.Errorf("bottle image %s removed while a container uses it: %v", second, err)
 	}

@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -66,17 +67,19 @@ func TestNetworks(t *testing.T) {
 		t.Errorf("after the refused duplicate there are %d networks", len(nets))
 	}
 
-	// An explicit subnet is used as given.
-	n, err := e.NetworkCreate(ctx, engine.NetworkSpec{Name: testRun + "-net-fixed", Subnet: "10.214.77.0/24", Labels: testLabels()})
+	// An explicit subnet is used as given: one no network has (another
+	// run on the daemon may be at this test too).
+	fixed := freeSubnet(t, e)
+	n, err := e.NetworkCreate(ctx, engine.NetworkSpec{Name: testRun + "-net-fixed", Subnet: fixed.String(), Labels: testLabels()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n.Subnet != "10.214.77.0/24" || n.Gateway != "10.214.77.1" {
-		t.Errorf("fixed subnet: got %s gw %s", n.Subnet, n.Gateway)
+	if gw := fixed.Addr().Next(); n.Subnet != fixed.String() || n.Gateway != gw.String() {
+		t.Errorf("fixed subnet %s: got %s gw %s", fixed, n.Subnet, n.Gateway)
 	}
 
 	// A subnet in use is refused by the daemon, with the name in the error.
-	_, err = e.NetworkCreate(ctx, engine.NetworkSpec{Name: testRun + "-net-clash", Subnet: "10.214.77.0/24", Labels: testLabels()})
+	_, err = e.NetworkCreate(ctx, engine.NetworkSpec{Name: testRun + "-net-clash", Subnet: fixed.String(), Labels: testLabels()})
 	if err == nil || !strings.Contains(err.Error(), "network_create "+testRun+"-net-clash") {
 		t.Errorf("overlapping subnet: err = %v", err)
 	}
@@ -142,4 +145,26 @@ func TestNetworkInUse(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), want) {
 		t.Fatalf("NetworkRemove of a network in use: %v\nwant %q", err, want)
 	}
+}
+
+// freeSubnet is a /24 of 10.214.0.0/16 that no network on the daemon has,
+// starting from one this process's pid picks.
+func freeSubnet(t *testing.T, e *Engine) netip.Prefix {
+	t.Helper()
+	nets, err := e.Networks(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := map[string]bool{}
+	for _, n := range nets {
+		used[n.Subnet] = true
+	}
+	for i := range 254 {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 214, byte((os.Getpid()+i)%254 + 1), 0}), 24)
+		if !used[p.String()] {
+			return p
+		}
+	}
+	t.Fatal("no free /24 in 10.214.0.0/16")
+	return netip.Prefix{}
 }

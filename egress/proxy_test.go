@@ -681,3 +681,38 @@ func TestReloadCutsTunnelsNoLongerAllowed(t *testing.T) {
 			strings.Contains(tp.accessLog.String(), "closed by a routes reload that no longer allows this tunnel")
 	})
 }
+
+// A reload that drops the host between the CONNECT's route check and the
+// tunnel's start: cutTunnels cannot see the tunnel yet, so connect checks
+// again, and nothing goes through.
+func TestReloadDuringConnectSetup(t *testing.T) {
+	tp := startProxy(t, testRoutes)
+	testHookBeforeTunnel = func() {
+		os.WriteFile(tp.routes, []byte("routes:\n  - host: plain.example.test\n"), 0o644)
+		if err := tp.Reload(); err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(func() { testHookBeforeTunnel = nil })
+	c, err := net.Dial("tcp", tp.url.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "CONNECT tunnel.example.test:443 HTTP/1.1\r\nHost: tunnel.example.test:443\r\n\r\n")
+	br := bufio.NewReader(c)
+	if resp, err := http.ReadResponse(br, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("CONNECT: %v %v", resp, err) // the 200 went out before the reload
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	tc := tls.Client(c, &tls.Config{ServerName: "tunnel.example.test", RootCAs: tp.world.upstreamCA.pool()})
+	if err := tc.Handshake(); err == nil {
+		t.Fatal("a TLS handshake went through a tunnel whose host the routes dropped before it started")
+	} else if isTimeout(err) {
+		t.Fatalf("the tunnel was neither used nor closed: %v", err)
+	}
+	waitFor(t, func() bool {
+		return strings.Contains(tp.accessLog.String(), `"host":"tunnel.example.test","path":"","decision":"deny"`) &&
+			strings.Contains(tp.accessLog.String(), "closed by a routes reload that no longer allows this tunnel")
+	})
+}

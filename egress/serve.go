@@ -643,6 +643,9 @@ func (p *Proxy) connect(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.
 	// CONNECT 5-20% at one request at a time).
 	setSpin(c, 0)
 	setSpin(up, 0)
+	if testHookBeforeTunnel != nil {
+		testHookBeforeTunnel()
+	}
 	cc.mu.Lock()
 	cc.up, cc.tunnelHost, cc.tunnelTarget = up, host, req.URL.Host
 	cc.mu.Unlock()
@@ -739,6 +742,10 @@ func (p *Proxy) dialTunnel(ctx context.Context, hostport string) (net.Conn, erro
 	}
 	return c, nil
 }
+
+// testHookBeforeTunnel runs, in tests, between a CONNECT's route check and
+// the tunnel's registration for cutTunnels: where a reload can slip in.
+var testHookBeforeTunnel func()
 
 // halfCloseTimeout is how long a tunnel's other direction may go on once
 // one direction has ended. Without it, a client that left while the

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.starlark.net/starlark"
+
+	"github.com/bottle-sh/bottle/internal/flock"
 )
 
 //	lock(path, timeout=60) -> None; the run holds an exclusive lock on path
@@ -44,7 +46,7 @@ func lockFile(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kw
 	deadline := time.Now().Add(time.Duration(timeout))
 	said := false
 	for {
-		ok, err := tryLock(f)
+		ok, err := flock.Try(f)
 		if err == nil && ok {
 			// The lock is on the file opened; make sure it is still the
 			// one at path: the run that held it may have removed it (stop

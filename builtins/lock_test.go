@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bottle-sh/bottle/internal/flock"
 )
 
 // holdLock locks path as another bottle run would, until release is called.
@@ -32,7 +34,7 @@ func locked(t *testing.T, path string) bool {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	ok, err := tryLock(f)
+	ok, err := flock.Try(f)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+
+	"github.com/bottle-sh/bottle/internal/flock"
 )
 
 // BinaryDigestLabel is the label on bottle images holding the sha256 of the
@@ -320,7 +322,7 @@ func lockTag(ctx context.Context, tag string) (unlock func(), err error) {
 		return func() {}, nil
 	}
 	for {
-		ok, err := flockNB(f)
+		ok, err := flock.Try(f)
 		if err != nil {
 			f.Close()
 			return func() {}, nil

@@ -44,6 +44,7 @@ type fastConn struct {
 	rc       syscall.RawConn
 	spin     time.Duration
 	wait     time.Duration // moving average of recent read waits
+	hot      hotRef        // the hotTunnel carrying this connection, if any
 }
 
 // maxSpin bounds --spin.
@@ -76,6 +77,14 @@ func wrapFast(c net.Conn, spin time.Duration) net.Conn {
 }
 
 func (c *fastConn) CloseWrite() error { return c.tcp.CloseWrite() }
+
+// Close closes the connection, and wakes the hotTunnel parked on it.
+func (c *fastConn) Close() error {
+	if t := c.hot.Load(); t != nil {
+		t.wake()
+	}
+	return c.Conn.Close()
+}
 
 // SyscallConn lets stale() peek at the socket, as on a *net.TCPConn.
 func (c *fastConn) SyscallConn() (syscall.RawConn, error) { return c.rc, nil }
@@ -136,6 +145,9 @@ func (c *fastConn) spinRead(fd uintptr, b []byte, start time.Time, n *int, errno
 			spinsCaught.Add(1)
 			return true
 		}
+		// Give way to whatever else wants this CPU: on a machine with
+		// few CPUs it may be the very process this read waits for.
+		syscall.RawSyscall(syscall.SYS_SCHED_YIELD, 0, 0, 0)
 	}
 	return false
 }

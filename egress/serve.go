@@ -637,12 +637,6 @@ func (p *Proxy) connect(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.
 	if n := br.Buffered(); n > 0 {
 		early, _ = br.Peek(n)
 	}
-	// A tunnel's two directions are two goroutines, and one spinning for
-	// the next request starves the other of the spin that would have
-	// caught the response: tunnels park at once (measured: spinning cost
-	// CONNECT 5-20% at one request at a time).
-	setSpin(c, 0)
-	setSpin(up, 0)
 	if testHookBeforeTunnel != nil {
 		testHookBeforeTunnel()
 	}
@@ -756,12 +750,23 @@ var halfCloseTimeout = idleTimeout
 // splice copies both ways until both sides are done, half-closing each
 // side when its peer stops sending; once one direction is done the other
 // gets halfCloseTimeout to finish. It returns the bytes sent to the client.
+//
+// A busy tunnel between two fastConns starts as a hotTunnel (one
+// goroutine, both directions); the two goroutines here take over when it
+// stops, with what it could not write.
 func splice(client net.Conn, early []byte, up net.Conn) int64 {
+	sent, toUp, toClient := hotSplice(client, early, up)
+	// Two goroutines, one per direction: one spinning for the next
+	// request would starve the other of the spin that catches the
+	// response (measured: spinning cost CONNECT 5-20% at one request at a
+	// time), so they park at once.
+	setSpin(client, 0)
+	setSpin(up, 0)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		if len(early) > 0 {
-			if _, err := up.Write(early); err != nil {
+		if len(toUp) > 0 {
+			if _, err := up.Write(toUp); err != nil {
 				up.Close()
 				return
 			}
@@ -770,11 +775,18 @@ func splice(client net.Conn, early []byte, up net.Conn) int64 {
 		closeWrite(up)
 		up.SetReadDeadline(time.Now().Add(halfCloseTimeout))
 	}()
+	if len(toClient) > 0 {
+		k, err := client.Write(toClient)
+		sent += int64(k)
+		if err != nil {
+			client.Close()
+		}
+	}
 	n, _ := copyTunnel(client, up)
 	closeWrite(client)
 	client.SetReadDeadline(time.Now().Add(halfCloseTimeout))
 	<-done
-	return n
+	return sent + n
 }
 
 // tunnelBufs holds copyTunnel's buffers: a buffer per direction per live

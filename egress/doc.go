@@ -81,7 +81,10 @@
 // entersyscall, parking in the runtime poller only on EAGAIN; a hot
 // keep-alive connection polls up to Config.Spin (--spin, at most 10ms)
 // before parking, one at a time, with GOMAXPROCS > 1 only, until another
-// connection reads.
+// connection reads, yielding the CPU on every turn. A busy plain tunnel is
+// one goroutine polling both its sockets through an epoll instance of its
+// own (hottunnel_linux.go) until its spin stops paying; then a goroutine
+// per direction carries it.
 // That saves the Go runtime's thread wake-ups (sysmon, idle Ps) that
 // dominated a request's cost at one request at a time.
 //

@@ -156,20 +156,8 @@ func (c *fastConn) Write(b []byte) (int, error) {
 	done := 0
 	var errno syscall.Errno
 	err := c.rc.Write(func(fd uintptr) bool {
-		for done < len(b) {
-			n, e := sysWrite(fd, b[done:])
-			switch e {
-			case 0:
-				done += n
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false // wait until writable
-			default:
-				errno = e
-				return true
-			}
-		}
-		return true
+		errno = writeSome(fd, b, &done)
+		return errno != syscall.EAGAIN // EAGAIN: wait until writable
 	})
 	if err == nil && errno != 0 {
 		err = os.NewSyscallError("write", errno)
@@ -178,6 +166,22 @@ func (c *fastConn) Write(b []byte) (int, error) {
 		return done, c.opErr("write", err)
 	}
 	return done, nil
+}
+
+// writeSome writes b[*done:] to fd until all of it is written or a write
+// fails (EAGAIN included), and returns that failure's errno, or 0.
+func writeSome(fd uintptr, b []byte, done *int) syscall.Errno {
+	for *done < len(b) {
+		n, e := sysWrite(fd, b[*done:])
+		switch e {
+		case 0:
+			*done += n
+		case syscall.EINTR:
+		default:
+			return e
+		}
+	}
+	return 0
 }
 
 // opErr wraps err as net.TCPConn's methods do, so callers see the same

@@ -236,17 +236,7 @@ func (c *fastConn) tryWrite(b []byte) (int, error) {
 	done := 0
 	var errno syscall.Errno
 	err := c.rc.Write(func(fd uintptr) bool {
-		for done < len(b) {
-			n, e := sysWrite(fd, b[done:])
-			switch e {
-			case 0:
-				done += n
-			case syscall.EINTR:
-			default: // EAGAIN included: the caller hands over
-				errno = e
-				return true
-			}
-		}
+		errno = writeSome(fd, b, &done) // EAGAIN included: the caller hands over
 		return true
 	})
 	if err == nil && errno != 0 && errno != syscall.EAGAIN {

@@ -28,6 +28,18 @@ func startTunnel(t *testing.T, spin time.Duration, early []byte) *tunnelUnderTes
 	return tu
 }
 
+// waitDone waits for splice to return, and returns what it counted.
+func (tu *tunnelUnderTest) waitDone(t *testing.T, after string) int64 {
+	t.Helper()
+	select {
+	case sent := <-tu.sent:
+		return sent
+	case <-time.After(5 * time.Second):
+		t.Fatalf("splice still running 5s after %s", after)
+		return 0
+	}
+}
+
 // ping sends n one-byte requests from the agent, each answered by the
 // server after delay, and checks every answer.
 func (tu *tunnelUnderTest) ping(t *testing.T, n int, delay time.Duration) {
@@ -101,13 +113,8 @@ func TestHotTunnelCarriesATunnel(t *testing.T) {
 	if err != nil || string(rest) != "last" {
 		t.Fatalf("after the half-close the agent read %q, %v; want \"last\" then EOF", rest, err)
 	}
-	select {
-	case sent := <-tu.sent:
-		if want := int64(200 + len(down) + len("last")); sent != want {
-			t.Errorf("splice counted %d bytes to the client; it sent %d", sent, want)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("splice still running 5s after both sides ended")
+	if sent, want := tu.waitDone(t, "both sides ended"), int64(200+len(down)+len("last")); sent != want {
+		t.Errorf("splice counted %d bytes to the client; it sent %d", sent, want)
 	}
 }
 
@@ -129,11 +136,7 @@ func TestHotTunnelCloseWakesIt(t *testing.T) {
 		t.Fatalf("the server side after the client's Close: %v, want EOF", err)
 	}
 	tu.server.Close()
-	select {
-	case <-tu.sent:
-	case <-time.After(5 * time.Second):
-		t.Fatal("splice still running 5s after both connections were closed")
-	}
+	tu.waitDone(t, "both connections were closed")
 }
 
 // A tunnel whose answers take long (an agent waiting for a model) hands
@@ -146,11 +149,7 @@ func TestHotTunnelHandsOverWhenCold(t *testing.T) {
 	tu.ping(t, 20, 0)
 	tu.agent.Close()
 	tu.server.Close()
-	select {
-	case <-tu.sent:
-	case <-time.After(5 * time.Second):
-		t.Fatal("splice still running 5s after both sides closed")
-	}
+	tu.waitDone(t, "both sides closed")
 }
 
 // With --spin 0 a tunnel is two goroutines from the start.

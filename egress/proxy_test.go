@@ -595,17 +595,8 @@ func BenchmarkPlainHTTP(b *testing.B) {
 // (absolute-form, Proxy-Authorization), not only on CONNECT; the client's
 // own Proxy-Authorization never does.
 func TestUpstreamProxyCredentialsOnPlainHTTP(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	seen := make(chan string, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
+	addr := rawUpstream(t, func(c net.Conn) {
 		defer c.Close()
 		req, err := http.ReadRequest(bufio.NewReader(c))
 		if err != nil {
@@ -614,11 +605,11 @@ func TestUpstreamProxyCredentialsOnPlainHTTP(t *testing.T) {
 		}
 		seen <- req.Header.Get("Proxy-Authorization")
 		io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
-	}()
+	})
 	first := startProxy(t, testRoutes)
 	p2, err := New(Config{
 		RoutesFile: first.routes, CA: first.ca,
-		Upstream: &url.URL{Scheme: "http", User: url.UserPassword("bottle", "s3cret"), Host: ln.Addr().String()},
+		Upstream: &url.URL{Scheme: "http", User: url.UserPassword("bottle", "s3cret"), Host: addr},
 		Getenv:   func(string) string { return testSecret },
 	})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -163,17 +164,8 @@ func TestReloadEmptyAndMidLine(t *testing.T) {
 // the proxy buffer it without bound: 502 after maxResponseHead, and the
 // upstream connection is closed.
 func TestUpstreamResponseHeadIsBounded(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
 	written := make(chan int64, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
+	addr := rawUpstream(t, func(c net.Conn) {
 		defer c.Close()
 		bufio.NewReader(c).ReadString('\n')
 		var n int64
@@ -189,9 +181,9 @@ func TestUpstreamResponseHeadIsBounded(t *testing.T) {
 			}
 		}
 		written <- n
-	}()
+	})
 	w := newWorld(t)
-	w.addrs["plain.example.test:80"] = ln.Addr().String()
+	w.addrs["plain.example.test:80"] = addr
 	tp := startProxyIn(t, testRoutes, w)
 	resp, body := get(t, tp.client(t), "GET", "http://plain.example.test/")
 	if resp == nil || resp.StatusCode != 502 {
@@ -208,24 +200,10 @@ func TestUpstreamResponseHeadIsBounded(t *testing.T) {
 func TestHalfOpenTunnelEnds(t *testing.T) {
 	old := halfCloseTimeout
 	halfCloseTimeout = 200 * time.Millisecond
-	t.Cleanup(func() { halfCloseTimeout = old }) // after the proxy has shut down
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			defer c.Close() // held open until the test ends
-			go io.Copy(io.Discard, c)
-		}
-	}()
+	t.Cleanup(func() { halfCloseTimeout = old })                        // after the proxy has shut down
+	addr := rawUpstream(t, func(c net.Conn) { io.Copy(io.Discard, c) }) // held open until the test ends
 	w := newWorld(t)
-	w.addrs["tunnel.example.test:443"] = ln.Addr().String()
+	w.addrs["tunnel.example.test:443"] = addr
 	tp := startProxyIn(t, testRoutes, w)
 	c, err := net.Dial("tcp", tp.url.Host)
 	if err != nil {
@@ -333,35 +311,22 @@ func TestSlowHeadIsCut(t *testing.T) {
 // response, smuggled) does not get it read as the answer to the next
 // request on the same connection: the connection is dropped.
 func TestUnsolicitedUpstreamBytesDropTheConnection(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
+	addr := rawUpstream(t, func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for i := 0; ; i++ {
+			if _, err := http.ReadRequest(br); err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for i := 0; ; i++ {
-					if _, err := http.ReadRequest(br); err != nil {
-						return
-					}
-					if i == 0 {
-						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled")
-					} else {
-						io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nc")
-					}
-				}
-			}()
+			if i == 0 {
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\naHTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nsmuggled")
+			} else {
+				io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nc")
+			}
 		}
-	}()
+	})
 	w := newWorld(t)
-	w.addrs["plain.example.test:80"] = ln.Addr().String()
+	w.addrs["plain.example.test:80"] = addr
 	tp := startProxyIn(t, testRoutes, w)
 	c := tp.client(t)
 	for i := 0; i < 2; i++ {
@@ -398,4 +363,38 @@ func TestConnectionLimit(t *testing.T) {
 	if line := rawRequest(t, tp, "GET http://plain.example.test/ HTTP/1.1\r\nHost: plain.example.test\r\n\r\n"); !strings.HasPrefix(line, "HTTP/1.1 200 ") {
 		t.Errorf("after connections ended: %q", line)
 	}
+}
+
+// rawUpstream is a hand-driven upstream server on loopback: serve gets each
+// connection it accepts, in a goroutine of its own, and whatever serve
+// leaves open is closed when the test ends. It returns the address.
+func rawUpstream(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			go serve(c)
+		}
+	}()
+	return ln.Addr().String()
 }

@@ -266,14 +266,11 @@ f(3)
 func BenchmarkDryRun200StepsInProcess(b *testing.B) {
 	dir := b.TempDir()
 	recipe := filepath.Join(dir, "r.star")
-	src := `
-for i in range(50):
-    net = network_create("bottle-bench-%d" % i, internal=True)
-    mkdir("dir-%d" % i)
-    write_inplace("dir-%d/config.yaml" % i, yaml.encode({"subnet": net.subnet, "i": i}))
-    sighup("bottle-bench-%d-agent" % i)
-`
-	if err := os.WriteFile(recipe, []byte(src), 0o644); err != nil {
+	src, err := os.ReadFile("../testdata/bench/200steps.star")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := os.WriteFile(recipe, src, 0o644); err != nil {
 		b.Fatal(err)
 	}
 	for range b.N {

@@ -164,4 +164,20 @@ for (label, c), r in runs.items():
 print()
 for k, v in rss.items():
     print(f'peak RSS {k:26} {v/1024:6.1f} MiB')
+print()
+# The issue's targets, as ratios of this run's figures.
+for ours, theirs, want in (("bottle-http", "squid-http", 1.0), ("bottle-connect", "tinyproxy-connect", 0.9),
+                           ("bottle-intercept-inject", "mitmdump-intercept-inject", 10.0)):
+    for c in (1, 32):
+        a, b = runs.get((ours, c)), runs.get((theirs, c))
+        if a and b:
+            x = a["rps"] / b["rps"]
+            print(f'{ours:24} / {theirs:26} c={c:<3} {x:6.2f}x  (target >= {want}x: {"met" if x >= want else "NOT met"})')
+for c in (1, 32):  # what no proxy, however fast, can beat
+    a, b = runs.get(("direct-https", c)), runs.get(("mitmdump-intercept-inject", c))
+    if a and b:
+        print(f'{"direct-https (no proxy)":24} / {"mitmdump-intercept-inject":26} c={c:<3} {a["rps"] / b["rps"]:6.2f}x  (the ceiling)')
+for k in ("bottle-plain", "bottle-intercept-inject"):
+    if k in rss:
+        print(f'peak RSS {k:24} {rss[k]/1024:6.1f} MiB (target <= 20 MiB: {"met" if rss[k] <= 20*1024 else "NOT met"})')
 EOF

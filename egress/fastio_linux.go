@@ -78,12 +78,16 @@ func wrapFast(c net.Conn, spin time.Duration) net.Conn {
 
 func (c *fastConn) CloseWrite() error { return c.tcp.CloseWrite() }
 
-// Close closes the connection, and wakes the hotTunnel parked on it.
+// Close closes the connection, then wakes the hotTunnel parked on it (in
+// that order: a tunnel that registers in between finds the socket closed
+// on its first read). Deadlines do not wake a parked hotTunnel: nothing
+// sets one on a tunnel's connections before it hands over.
 func (c *fastConn) Close() error {
+	err := c.Conn.Close()
 	if t := c.hot.Load(); t != nil {
 		t.wake()
 	}
-	return c.Conn.Close()
+	return err
 }
 
 // SyscallConn lets stale() peek at the socket, as on a *net.TCPConn.

@@ -140,6 +140,7 @@ func exchange(t *testing.T, fc *fastConn, peer net.Conn, n int, delay time.Durat
 // Spinning is earned by short waits: a connection whose answers come
 // within the spin spins and catches them; one that waits long never spins.
 func TestFastConnSpinsOnlyWhenHot(t *testing.T) {
+	needSpin(t)
 	fc, peer := fastPair(t, 5*time.Millisecond)
 	spun, caught := spins.Load(), spinsCaught.Load()
 	exchange(t, fc, peer, 300, 100*time.Microsecond)
@@ -158,6 +159,7 @@ func TestFastConnSpinsOnlyWhenHot(t *testing.T) {
 // One connection spins at a time, and a read on any other connection ends
 // the spin at once: a busy proxy has better use for the CPU.
 func TestFastConnSpinYields(t *testing.T) {
+	needSpin(t)
 	fc, peer := fastPair(t, time.Hour)
 	fc.wait = 0 // as after short waits
 	other, opeer := fastPair(t, time.Hour)
@@ -182,6 +184,15 @@ func TestFastConnSpinYields(t *testing.T) {
 	}
 }
 
+// needSpin skips a test of spinning where nothing spins: one scheduler
+// thread (see wrapFast).
+func needSpin(t *testing.T) {
+	t.Helper()
+	if runtime.GOMAXPROCS(0) < 2 {
+		t.Skip("one scheduler thread: nothing spins")
+	}
+}
+
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(time.Millisecond) {
@@ -194,6 +205,7 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // Close during a spinning read ends it (once the spin is over) with
 // net.ErrClosed, as on a parked one.
 func TestFastConnCloseWhileSpinning(t *testing.T) {
+	needSpin(t)
 	fc, _ := fastPair(t, maxSpin)
 	fc.wait = 0 // as after short waits
 	errc := make(chan error, 1)

@@ -21,6 +21,7 @@ type tunnelUnderTest struct {
 
 func startTunnel(t *testing.T, spin time.Duration, early []byte) *tunnelUnderTest {
 	t.Helper()
+	needSpin(t) // no tunnel runs hot without a spin
 	client, agent := fastPair(t, spin)
 	up, server := fastPair(t, spin)
 	tu := &tunnelUnderTest{client: client, up: up, agent: agent, server: server, sent: make(chan int64, 1)}

@@ -164,9 +164,9 @@ const coldWaits = 16
 const maxEmptyWakes = 64
 
 // wait returns once either side has something (or has ended); false when
-// the tunnel should hand over: woken by Close, an error, or too many waits
-// not caught by a spin (see coldWaits). It spins first when the tunnel's recent waits were
-// shorter than the spin and no other connection spins.
+// the tunnel should hand over: woken by Close, an error, or too many
+// missed waits (see coldWaits). It spins first when the tunnel's recent
+// waits were shorter than the spin and no other connection spins.
 func (t *hotTunnel) wait() bool {
 	start := time.Now()
 	spin := t.a.spin

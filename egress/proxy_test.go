@@ -493,10 +493,7 @@ func TestUpstreamProxy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	go p2.Serve(ln)
-	defer p2.Shutdown(context.Background())
-	first.url = &url.URL{Scheme: "http", Host: ln.Addr().String()}
+	first.url = serveProxy(t, p2)
 	c := first.client(t)
 	for _, u := range []string{"http://plain.example.test/", "https://tunnel.example.test/", "https://api.example.test/v1/x"} {
 		if resp, body := get(t, c, "GET", u); resp == nil || resp.StatusCode != 200 {
@@ -615,10 +612,7 @@ func TestUpstreamProxyCredentialsOnPlainHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl, _ := net.Listen("tcp", "127.0.0.1:0")
-	go p2.Serve(pl)
-	defer p2.Shutdown(context.Background())
-	first.url = &url.URL{Scheme: "http", Host: pl.Addr().String()}
+	first.url = serveProxy(t, p2)
 	resp, body := get(t, first.client(t), "GET", "http://plain.example.test/", "Proxy-Authorization", "Basic agent-fake")
 	if resp == nil || resp.StatusCode != 200 {
 		t.Fatalf("through an upstream with credentials: %v %s", resp, body)
@@ -706,4 +700,17 @@ func TestReloadDuringConnectSetup(t *testing.T) {
 		return strings.Contains(tp.accessLog.String(), `"host":"tunnel.example.test","path":"","decision":"deny"`) &&
 			strings.Contains(tp.accessLog.String(), "closed by a routes reload that no longer allows this tunnel")
 	})
+}
+
+// serveProxy serves p on a loopback port until the test ends, and returns
+// its URL.
+func serveProxy(t *testing.T, p *Proxy) *url.URL {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go p.Serve(ln)
+	t.Cleanup(func() { p.Shutdown(context.Background()) })
+	return &url.URL{Scheme: "http", Host: ln.Addr().String()}
 }

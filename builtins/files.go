@@ -19,6 +19,7 @@ package builtins
 // Env.Stderr and the builtin returns what it would have.
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -193,7 +194,10 @@ func (w fileWrite) result(inode uint64, changed bool) starlark.Value {
 func (w fileWrite) recordUndo(env *Env, restore func(path string, data []byte, perm fs.FileMode) (uint64, error)) {
 	recordUndo(env, w.prev.undoWhat(w.path), func(context.Context) error {
 		if !w.prev.existed {
-			return os.Remove(w.path)
+			if err := os.Remove(w.path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			return nil
 		}
 		_, err := restore(w.path, w.prev.data, w.prev.mode)
 		return err
@@ -218,14 +222,42 @@ func writeInplace(_ *starlark.Thread, env *Env, name string, args starlark.Tuple
 	if w.mode.set {
 		perm = fs.FileMode(w.mode.mode)
 	}
+	// The restore is in the journal before the first byte is written: a run
+	// that dies or is interrupted mid-write still puts the old file back.
+	w.recordUndo(env, restoreInPlace)
 	inode, err := writeInPlace(w.path, []byte(w.content), perm, w.mode.set)
 	if err != nil {
-		return nil, err
+		return nil, w.putBack(name, err)
 	}
-	w.recordUndo(env, func(path string, data []byte, perm fs.FileMode) (uint64, error) {
-		return writeInPlace(path, data, perm, true)
-	})
 	return w.result(inode, true), nil
+}
+
+// putBack restores what w.path held after a write failed part-way (a full
+// disk leaves a prefix of the new bytes), so that nothing half-written is
+// left for a later reload to pick up, and says so in the error.
+func (w fileWrite) putBack(name string, err error) error {
+	if !w.prev.existed {
+		if rmErr := os.Remove(w.path); rmErr != nil && !errors.Is(rmErr, fs.ErrNotExist) {
+			return fmt.Errorf("%s %s: %w; removing the partial file failed too: %v", name, w.path, err, rmErr)
+		}
+		return fmt.Errorf("%s %s: %w (nothing was left: the file did not exist before)", name, w.path, err)
+	}
+	if _, rErr := restoreInPlace(w.path, w.prev.data, w.prev.mode); rErr != nil {
+		return fmt.Errorf("%s %s: %w; putting the old %d bytes back failed too: %v", name, w.path, err, len(w.prev.data), rErr)
+	}
+	return fmt.Errorf("%s %s: %w (the old content is back in place)", name, w.path, err)
+}
+
+// restoreInPlace puts data back at path through its inode, unless path
+// already holds exactly data with perm: an undo after a write that failed
+// and was put back, or that never started, changes nothing.
+func restoreInPlace(path string, data []byte, perm fs.FileMode) (uint64, error) {
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm() == perm {
+		if now, err := os.ReadFile(path); err == nil && bytes.Equal(now, data) {
+			return inodeOf(fi), nil
+		}
+	}
+	return writeInPlace(path, data, perm, true)
 }
 
 // writeInPlace overwrites path through its existing inode: truncate to zero,

@@ -3,7 +3,7 @@ package builtins
 // Image family: image_build, bottle_image.
 //
 //	image_build(tag, context, dockerfile="Dockerfile") -> image id
-//	bottle_image(tag="bottle:local") -> tag of a FROM-scratch image holding this bottle binary
+//	bottle_image(tag="bottle:local") -> pinned tag (tag-<digest>) of a FROM-scratch image holding this bottle binary
 //
 // Images are not undone: they are cache, not state.
 
@@ -16,7 +16,7 @@ func imageBuiltins() []Builtin {
 		def("image_build", `image_build(tag, context, dockerfile="Dockerfile")`,
 			"build an image from a directory; returns its id", effect, imageBuild),
 		def("bottle_image", `bottle_image(tag="bottle:local")`,
-			"make (or reuse) a FROM-scratch image holding this bottle binary, entrypoint /bottle; returns the tag", effect, bottleImage),
+			"make (or reuse) a FROM-scratch image holding this bottle binary, entrypoint /bottle; returns its tag pinned to the binary's digest", effect, bottleImage),
 	}
 }
 

@@ -170,7 +170,8 @@ type Engine interface {
 	// ImageBuild builds tag from a directory context and returns the image id.
 	ImageBuild(ctx context.Context, tag, contextDir, dockerfile string) (string, error)
 	// BottleImage makes (or reuses, by digest label) a FROM-scratch image
-	// holding the running bottle binary with entrypoint /bottle.
+	// holding the running bottle binary with entrypoint /bottle, tagged tag
+	// and tag pinned to the binary's digest; it returns the pinned tag.
 	BottleImage(ctx context.Context, tag string) (string, error)
 
 	// BindMounts lists the bind mounts of running containers.

@@ -161,9 +161,14 @@ func tarDir(w io.Writer, dir string) error {
 	return tw.Close()
 }
 
-// BottleImage returns tag after making sure it names a FROM-scratch image
-// holding this bottle binary (or $BOTTLE_IMAGE_BINARY) as /bottle with
-// entrypoint ["/bottle"]. An image whose digest label matches is reused.
+// BottleImage makes sure tag names a FROM-scratch image holding this bottle
+// binary (or $BOTTLE_IMAGE_BINARY) as /bottle with entrypoint ["/bottle"],
+// reusing an image whose digest label matches, and returns the image's
+// pinned tag: tag with "-" and the first 12 hex digits of the binary's
+// sha256 appended to its tag part (bottle:local-0123456789ab). tag itself
+// moves to whichever binary built last; the pinned tag never moves, so a
+// spec that names it runs this binary whatever another bottle version on
+// the same daemon builds between this call and its compose up.
 func (e *Engine) BottleImage(ctx context.Context, tag string) (string, error) {
 	if err := e.ready(ctx); err != nil {
 		return "", err
@@ -183,27 +188,42 @@ func (e *Engine) BottleImage(ctx context.Context, tag string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s %s: %v", step, tag, err)
 	}
-	// current says whether tag already holds this binary, and which older
-	// bottle image a build would take the tag from.
-	current := func() (ok bool, replaced string, err error) {
+	pinned := pinnedTag(tag, sum)
+	if ins, err := e.api.ImageInspect(ctx, pinned); err == nil && ins.Config != nil && ins.Config.Labels[BinaryDigestLabel] == sum {
+		return pinned, nil
+	}
+	// current says which image tag names when it holds this binary, else
+	// which older bottle image a build would take the tag from.
+	current := func() (ours, replaced string, err error) {
 		ins, err := e.api.ImageInspect(ctx, tag)
 		if isNotFound(err) {
-			return false, "", nil
+			return "", "", nil
 		}
 		if err != nil {
-			return false, "", fail(step, tag, err)
+			return "", "", fail(step, tag, err)
 		}
 		if ins.Config != nil && ins.Config.Labels[BinaryDigestLabel] == sum {
-			return true, "", nil
+			return ins.ID, "", nil
 		}
 		if ins.Config != nil && ins.Config.Labels[BinaryDigestLabel] != "" {
 			replaced = ins.ID
 		}
-		return false, replaced, nil
+		return "", replaced, nil
 	}
-	ok, replaced, err := current()
-	if ok || err != nil {
-		return tag, err
+	// pin gives image id (this binary's) the pinned tag too; by id, since
+	// tag may move meanwhile.
+	pin := func(id string) (string, error) {
+		if _, err := e.api.ImageTag(ctx, client.ImageTagOptions{Source: id, Target: pinned}); err != nil {
+			return "", fail(step, pinned, err)
+		}
+		return pinned, nil
+	}
+	ours, replaced, err := current()
+	if err != nil {
+		return "", err
+	}
+	if ours != "" {
+		return pin(ours)
 	}
 	// A build: one at a time per tag on this host, so that two runs that
 	// both found the tag stale do not both build and leave one image
@@ -213,8 +233,10 @@ func (e *Engine) BottleImage(ctx context.Context, tag string) (string, error) {
 		return "", fmt.Errorf("%s %s: %w", step, tag, err)
 	}
 	defer unlock()
-	if ok, replaced, err = current(); ok || err != nil {
-		return tag, err
+	if ours, replaced, err = current(); err != nil {
+		return "", err
+	} else if ours != "" {
+		return pin(ours)
 	}
 
 	dockerfile := "FROM scratch\nCOPY bottle /bottle\nENTRYPOINT [\"/bottle\"]\n"
@@ -245,18 +267,28 @@ func (e *Engine) BottleImage(ctx context.Context, tag string) (string, error) {
 	}()
 	defer pr.Close()
 	if _, err := e.build(ctx, step, tag, pr, client.ImageBuildOptions{
-		Tags: []string{tag}, Remove: true, ForceRemove: true,
+		Tags: []string{tag, pinned}, Remove: true, ForceRemove: true,
 		Labels: map[string]string{BinaryDigestLabel: sum},
 	}); err != nil {
 		return "", err
 	}
 	if replaced != "" {
-		// The old image lost its tag: remove it rather than leave one
-		// dangling image per bottle build. Not forced, so an image a
+		// The old image lost its tag: remove it (and its pinned tag) rather
+		// than keep one image per bottle build. Not forced, so an image a
 		// container still runs (a bottle started by the older binary) stays.
 		e.api.ImageRemove(ctx, replaced, client.ImageRemoveOptions{PruneChildren: true})
 	}
-	return tag, nil
+	return pinned, nil
+}
+
+// pinnedTag is tag with "-" and 12 hex digits of the binary's digest added
+// to its tag part ("latest" when it has none).
+func pinnedTag(tag, sum string) string {
+	repo, version := tag, "latest"
+	if i := strings.LastIndexByte(tag, ':'); i > strings.LastIndexByte(tag, '/') {
+		repo, version = tag[:i], tag[i+1:]
+	}
+	return repo + ":" + version + "-" + sum[:12]
 }
 
 // bottleBinary is the binary BottleImage packs: $BOTTLE_IMAGE_BINARY, else the

@@ -46,14 +46,17 @@ func TestBottleImage(t *testing.T) {
 	// Any static binary will do; the reader stands in for bottle.
 	t.Setenv("BOTTLE_IMAGE_BINARY", readerBin)
 	got, err := e.BottleImage(ctx, tag)
-	if err != nil || got != tag {
-		t.Fatalf("BottleImage = %q, %v", got, err)
+	sum, _, _ := fileDigest(readerBin)
+	if err != nil || got != "bottle-enginetest-self:latest-"+sum[:12] {
+		t.Fatalf("BottleImage = %q, %v; want the tag pinned to the binary's digest", got, err)
 	}
 	ins, err := e.api.ImageInspect(ctx, tag)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sum, _, _ := fileDigest(readerBin)
+	if pinned, err := e.api.ImageInspect(ctx, got); err != nil || pinned.ID != ins.ID {
+		t.Fatalf("pinned tag %s: %v, id %s; want %s's image %s", got, err, pinned.ID, tag, ins.ID)
+	}
 	if ins.Config.Labels[BinaryDigestLabel] != sum || strings.Join(ins.Config.Entrypoint, " ") != "/bottle" {
 		t.Errorf("image config: labels %v entrypoint %v", ins.Config.Labels, ins.Config.Entrypoint)
 	}
@@ -127,12 +130,18 @@ func TestBottleImageReplacesOldImage(t *testing.T) {
 		return p
 	}
 	one, other := variant("one build"), variant("another build")
+	var pins []string
 	build := func(bin string) string {
 		t.Helper()
 		t.Setenv("BOTTLE_IMAGE_BINARY", bin)
-		if _, err := e.BottleImage(ctx, tag); err != nil {
+		pinned, err := e.BottleImage(ctx, tag)
+		if err != nil {
 			t.Fatal(err)
 		}
+		pins = append(pins, pinned)
+		t.Cleanup(func() {
+			e.api.ImageRemove(context.Background(), pinned, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+		})
 		ins, err := e.api.ImageInspect(ctx, tag)
 		if err != nil {
 			t.Fatal(err)
@@ -143,6 +152,13 @@ func TestBottleImageReplacesOldImage(t *testing.T) {
 	second := build(other)
 	if first == second {
 		t.Fatalf("a different binary reused image %s", first)
+	}
+	// What the first call returned never names the second binary: a bottle
+	// that got it between bottle_image() and compose_up runs its own
+	// binary or fails to find it, never another version's.
+	sumOne, _, _ := fileDigest(one)
+	if ins, err := e.api.ImageInspect(ctx, pins[0]); err == nil && ins.Config.Labels[BinaryDigestLabel] != sumOne {
+		t.Errorf("%s, returned for the first binary, now holds the binary with digest %s", pins[0], ins.Config.Labels[BinaryDigestLabel])
 	}
 	if _, err := e.api.ImageInspect(ctx, first); !isNotFound(err) {
 		t.Errorf("old bottle image %s still there after its tag moved (err %v)", first, err)
@@ -186,6 +202,7 @@ func TestBottleImageConcurrentBuilds(t *testing.T) {
 	t.Setenv("BOTTLE_IMAGE_BINARY", bin)
 	t.Cleanup(func() {
 		e.api.ImageRemove(context.Background(), tag, client.ImageRemoveOptions{Force: true, PruneChildren: true})
+		e.api.ImageRemove(context.Background(), pinnedTag(tag, sum), client.ImageRemoveOptions{Force: true, PruneChildren: true})
 	})
 	errs := make(chan error, 3)
 	for range 3 {

@@ -4,8 +4,9 @@ package builtins
 //
 //	allowlist.parse(text) -> sorted-as-given list of hosts: one host a line,
 //	    "#" comments (whole-line or trailing) and blank lines ignored, "*.suffix"
-//	    wildcards, lowercased, deduplicated; an invalid host is an error naming
-//	    its line and the host
+//	    wildcards, lowercased, deduplicated; an invalid host (internal/hostname:
+//	    the rules routes follow; no IP literal, no wildcard over a public
+//	    suffix) is an error naming its line and the host
 //	allowlist.render(hosts) -> text, one host a line, validated the same way
 
 import (
@@ -13,6 +14,8 @@ import (
 	"strings"
 
 	"go.starlark.net/starlark"
+
+	"github.com/bottle-sh/bottle/internal/hostname"
 )
 
 func allowlistBuiltins() []Builtin {
@@ -45,12 +48,12 @@ func parseAllowlist(text string) ([]string, error) {
 		if j := strings.IndexByte(line, '#'); j >= 0 {
 			line = line[:j]
 		}
-		h := strings.ToLower(strings.TrimSpace(line))
-		if h == "" {
+		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		if err := checkHost(h); err != nil {
-			return nil, fmt.Errorf("line %d: %q %v", i+1, strings.TrimSpace(line), err)
+		h, err := hostname.Check(line)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %v", i+1, err)
 		}
 		if !seen[h] {
 			seen[h] = true
@@ -58,38 +61,6 @@ func parseAllowlist(text string) ([]string, error) {
 		}
 	}
 	return hosts, nil
-}
-
-// checkHost accepts a DNS name or "*." followed by one; the error completes
-// the sentence `"host" ...`.
-func checkHost(h string) error {
-	name := strings.TrimPrefix(h, "*.")
-	if strings.Contains(name, "*") {
-		return fmt.Errorf("is not a valid host: a wildcard is allowed only as a leading \"*.\" (e.g. *.example.com)")
-	}
-	if strings.ContainsAny(name, " \t") {
-		return fmt.Errorf("is not a valid host: one host a line, no spaces")
-	}
-	if len(name) > 253 {
-		return fmt.Errorf("is not a valid host: longer than 253 characters")
-	}
-	for _, label := range strings.Split(strings.TrimSuffix(name, "."), ".") {
-		if label == "" {
-			return fmt.Errorf("is not a valid host: empty label (two dots, or a leading dot)")
-		}
-		if len(label) > 63 {
-			return fmt.Errorf("is not a valid host: label %q is longer than 63 characters", label)
-		}
-		if label[0] == '-' || label[len(label)-1] == '-' {
-			return fmt.Errorf("is not a valid host: label %q starts or ends with '-'", label)
-		}
-		for _, r := range label {
-			if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
-				return fmt.Errorf("is not a valid host: %q is not allowed (letters, digits, '-' and '.' only)", r)
-			}
-		}
-	}
-	return nil
 }
 
 func allowlistRender(_ *starlark.Thread, _ *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -104,9 +75,9 @@ func allowlistRender(_ *starlark.Thread, _ *Env, name string, args starlark.Tupl
 	var b strings.Builder
 	seen := map[string]bool{}
 	for i, h := range list {
-		h = strings.ToLower(strings.TrimSpace(h))
-		if err := checkHost(h); err != nil {
-			return nil, fmt.Errorf("%s: hosts[%d]: %q %v", name, i, h, err)
+		h, err := hostname.Check(h)
+		if err != nil {
+			return nil, fmt.Errorf("%s: hosts[%d]: %v", name, i, err)
 		}
 		if !seen[h] {
 			seen[h] = true

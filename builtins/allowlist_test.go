@@ -1,6 +1,9 @@
 package builtins
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+)
 
 func TestAllowlistParse(t *testing.T) {
 	r := newRun(t)
@@ -21,9 +24,24 @@ func TestAllowlistErrorsNameLineAndHost(t *testing.T) {
 	r := newRun(t)
 	r.fails(t, `allowlist.parse("ok.com\n# c\nbad_host.com\n")`, `allowlist.parse: line 3: "bad_host.com" is not a valid host`)
 	r.fails(t, `allowlist.parse("a.com\nfoo.*.com\n")`, `line 2: "foo.*.com"`, `leading "*."`)
-	r.fails(t, `allowlist.parse("two hosts.com\n")`, `line 1:`, "one host a line")
+	r.fails(t, `allowlist.parse("two hosts.com\n")`, `line 1:`, "no spaces")
 	r.fails(t, `allowlist.parse("-a.com\n")`, `line 1:`, "starts or ends with '-'")
 	r.fails(t, `allowlist.parse("a..com\n")`, `line 1:`, "empty label")
+}
+
+// The allowlist refuses what routes refuse (internal/hostname): IP literals,
+// and wildcards over a public suffix.
+func TestAllowlistRefusesWhatRoutesRefuse(t *testing.T) {
+	r := newRun(t)
+	r.fails(t, `allowlist.parse("a.com\n10.0.0.1\n")`, `line 2: "10.0.0.1" is an IP address; name the host`)
+	r.fails(t, `allowlist.parse("*.com\n")`, `line 1: "*.com" would match every domain under the public suffix "com"`)
+	r.fails(t, `allowlist.parse("\n*.co.uk # uk\n")`, `line 2: "*.co.uk" would match every domain under the public suffix "co.uk"`, "*.example.co.uk")
+	r.fails(t, `allowlist.render(["a.com", "*.com"])`, `allowlist.render: hosts[1]: "*.com" would match every domain`)
+	for _, text := range []string{"*.com", "*.co.uk", "10.0.0.1"} {
+		if text != "10.0.0.1" { // routes take IP literals: the egress routes addresses too
+			r.fails(t, fmt.Sprintf("routes_check(%q)", "routes:\n  - host: \""+text+"\"\n"), "line 2: host:", "public suffix")
+		}
+	}
 }
 
 func TestAllowlistRender(t *testing.T) {

@@ -12,7 +12,9 @@ package builtins
 //	               -> go.starlark.net/lib/json
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/big"
 	"regexp"
@@ -211,38 +213,105 @@ func yamlHint(msg string) string {
 	return ""
 }
 
+// Limits on what yaml.decode takes: manifests, routes and pipelock configs
+// are a few KiB, and a few aliases. A "billion laughs" document of a few
+// hundred bytes expands, alias within alias, to gigabytes; the limits stop
+// it after a few thousand values instead.
+const (
+	yamlMaxBytes   = 1 << 20 // of the text
+	yamlMaxAliases = 1000    // alias uses, counting those inside expanded aliases
+	yamlMaxValues  = 100_000 // values made, counting those expanded from aliases
+)
+
+// yamlBudget counts what fromYAML makes, against the limits above.
+type yamlBudget struct{ aliases, values int }
+
 // decodeYAML parses one YAML document. Errors start with "line N: ".
 func decodeYAML(s string) (starlark.Value, error) {
+	if len(s) > yamlMaxBytes {
+		return nil, fmt.Errorf("%d bytes, more than the %d a YAML document may have here (1 MiB)", len(s), yamlMaxBytes)
+	}
 	var doc yaml.Node
-	if err := yaml.Unmarshal([]byte(s), &doc); err != nil {
-		msg := err.Error()
-		if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
-			return nil, fmt.Errorf("line %s: %s%s", m[1], msg[len(m[0]):], yamlHint(msg))
+	dec := yaml.NewDecoder(strings.NewReader(s))
+	if err := dec.Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return nil, yamlError(s, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil || !errors.Is(err, io.EOF) {
+		line := extra.Line
+		if line == 0 {
+			line = secondDocumentLine(s)
 		}
-		return nil, fmt.Errorf("%s%s", strings.TrimPrefix(msg, "yaml: "), yamlHint(msg))
+		return nil, fmt.Errorf("line %d: a second YAML document starts here; give one document (remove this \"---\" and what follows, or merge it into the first)", line)
 	}
 	if doc.Kind == 0 {
 		return starlark.None, nil
 	}
-	return fromYAML(&doc, 0)
+	return fromYAML(&doc, 0, &yamlBudget{})
 }
 
-func fromYAML(n *yaml.Node, depth int) (starlark.Value, error) {
+// yamlError turns a parse error into "line N: what; how to fix it".
+func yamlError(s string, err error) error {
+	msg := err.Error()
+	if strings.Contains(msg, "tab character") || strings.Contains(msg, "cannot start any token") {
+		if n := tabIndentedLine(s); n > 0 {
+			return fmt.Errorf("line %d: YAML does not allow tabs for indentation; indent this line with spaces", n)
+		}
+	}
+	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
+		return fmt.Errorf("line %s: %s%s", m[1], msg[len(m[0]):], yamlHint(msg))
+	}
+	return fmt.Errorf("%s%s", strings.TrimPrefix(msg, "yaml: "), yamlHint(msg))
+}
+
+// tabIndentedLine is the number of the first line indented with a tab, or 0.
+func tabIndentedLine(s string) int {
+	for i, line := range strings.Split(s, "\n") {
+		indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
+		if strings.Contains(indent, "\t") && strings.TrimSpace(line) != "" {
+			return i + 1
+		}
+	}
+	return 0
+}
+
+// secondDocumentLine is the line of the "---" that starts a second document
+// (the decoder's error for a broken second document has no node to ask).
+func secondDocumentLine(s string) int {
+	seen := false
+	for i, line := range strings.Split(s, "\n") {
+		if strings.HasPrefix(line, "---") {
+			if seen || i > 0 {
+				return i + 1
+			}
+			seen = true
+		}
+	}
+	return 1
+}
+
+func fromYAML(n *yaml.Node, depth int, b *yamlBudget) (starlark.Value, error) {
 	if depth > 100 {
 		return nil, fmt.Errorf("line %d: nesting too deep", n.Line)
+	}
+	if b.values++; b.values > yamlMaxValues {
+		return nil, fmt.Errorf("line %d: too many YAML values (limit %d, counting those aliases repeat); write a smaller document", n.Line, yamlMaxValues)
 	}
 	switch n.Kind {
 	case yaml.DocumentNode:
 		if len(n.Content) == 0 {
 			return starlark.None, nil
 		}
-		return fromYAML(n.Content[0], depth+1)
+		return fromYAML(n.Content[0], depth+1, b)
 	case yaml.AliasNode:
-		return fromYAML(n.Alias, depth+1)
+		if b.aliases++; b.aliases > yamlMaxAliases {
+			return nil, fmt.Errorf("line %d: too many YAML aliases (limit %d, counting those inside other aliases); write the values out, or use fewer aliases", n.Line, yamlMaxAliases)
+		}
+		return fromYAML(n.Alias, depth+1, b)
 	case yaml.SequenceNode:
 		out := make([]starlark.Value, 0, len(n.Content))
 		for _, c := range n.Content {
-			v, err := fromYAML(c, depth+1)
+			v, err := fromYAML(c, depth+1, b)
 			if err != nil {
 				return nil, err
 			}
@@ -252,14 +321,14 @@ func fromYAML(n *yaml.Node, depth int) (starlark.Value, error) {
 	case yaml.MappingNode:
 		d := starlark.NewDict(len(n.Content) / 2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, err := fromYAML(n.Content[i], depth+1)
+			k, err := fromYAML(n.Content[i], depth+1, b)
 			if err != nil {
 				return nil, err
 			}
 			if _, ok := k.(starlark.String); !ok && n.Content[i].Kind != yaml.ScalarNode {
 				return nil, fmt.Errorf("line %d: mapping key must be a scalar", n.Content[i].Line)
 			}
-			v, err := fromYAML(n.Content[i+1], depth+1)
+			v, err := fromYAML(n.Content[i+1], depth+1, b)
 			if err != nil {
 				return nil, err
 			}

@@ -1,6 +1,8 @@
 package builtins
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -65,4 +67,42 @@ func TestYAMLQuotesYAML11Ambiguities(t *testing.T) {
 	if v.String() != want {
 		t.Errorf("got  %s\nwant %s", v, want)
 	}
+}
+
+// The input limits: a "billion laughs" document (aliases of aliases, 342
+// bytes that expand to 9^9 strings) is refused by name instead of eating
+// gigabytes, and so is a document too long or a second document.
+func TestYAMLDecodeLimits(t *testing.T) {
+	r := newRun(t)
+	laughs := `a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+i: &i [*h,*h,*h,*h,*h,*h,*h,*h,*h]
+`
+	r.fails(t, fmt.Sprintf("yaml.decode(%q, name=%q)", laughs, "x.yaml"), "yaml.decode: x.yaml:", "too many YAML aliases (limit 1000")
+	// One alias of a big list: few aliases, many values.
+	r.fails(t, `yaml.decode("a: &a [" + ",".join(["1"] * 20000) + "]\nb: [" + ",".join(["*a"] * 10) + "]\n")`, "too many YAML values (limit 100000")
+	r.fails(t, `yaml.decode("a: " + "x" * (1 << 20))`, "yaml.decode: 1048579 bytes, more than the 1048576")
+	r.fails(t, `yaml.decode("a: 1\n---\nb: 2\n", name="m.yaml")`, "yaml.decode: m.yaml:2: a second YAML document starts here")
+	if v := r.eval(t, `x = yaml.decode("a: &a [1, 2]\nb: *a\n")`); v.String() != `{"a": [1, 2], "b": [1, 2]}` {
+		t.Errorf("a plain alias: %s", v)
+	}
+}
+
+// A tab where YAML wants indentation says so, whichever error the parser
+// gives (for "\t- x" it says a character cannot start a token).
+func TestYAMLTabHint(t *testing.T) {
+	r := newRun(t)
+	for _, text := range []string{"routes:\n\t- host: a\n", "a:\n  b: 1\n\tc: 2\n"} {
+		msg := r.fails(t, fmt.Sprintf("yaml.decode(%q)", text), "YAML does not allow tabs for indentation")
+		if strings.Contains(msg, "@") {
+			t.Errorf("%q: the hint is about @: %s", text, msg)
+		}
+	}
+	r.fails(t, `yaml.decode("a:\n  b: 1\n\tc: 2\n", name="m.yaml")`, "m.yaml:3: YAML does not allow tabs")
 }

@@ -4,14 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
-	"net/netip"
 	"net/textproto"
 	"os"
 	"sort"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/bottle-sh/bottle/internal/hostname"
 )
 
 // Routes is a parsed and validated routes.yaml. It is immutable once parsed:
@@ -141,6 +141,11 @@ func ReadRoutesFile(path string) (*Routes, error) {
 	return rs, nil
 }
 
+// maxRoutesBytes caps a routes file, as yaml.decode caps the documents the
+// recipes read (builtins/codecs.go). Aliases need no cap: the parser never
+// follows one (a route or field given as an alias is an error).
+const maxRoutesBytes = 1 << 20
+
 // ParseRoutes parses and validates routes.yaml. Every problem is reported,
 // each as "line N: field: what is wrong", joined into one error.
 //
@@ -154,6 +159,9 @@ func ReadRoutesFile(path string) (*Routes, error) {
 func ParseRoutes(data []byte) (*Routes, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("file is empty (expected a top-level \"routes:\" list)")
+	}
+	if len(data) > maxRoutesBytes {
+		return nil, fmt.Errorf("file is %d bytes, more than the limit of %d (1 MiB); a routes file lists hosts, a few KiB", len(data), maxRoutesBytes)
 	}
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -370,32 +378,14 @@ func kindName(n *yaml.Node) string {
 	return "a document"
 }
 
-// validRouteHost lowercases and checks a route's host: a DNS name, a
-// "*.suffix" wildcard whose suffix has at least two labels, or an IP literal.
+// validRouteHost lowercases and checks a route's host: an IP literal, or a
+// host name or wildcard as internal/hostname (shared with the allowlist)
+// accepts them.
 func validRouteHost(s string) (string, error) {
-	h := strings.ToLower(s)
-	if strings.Contains(h, "://") || strings.Contains(h, "/") {
-		return h, fmt.Errorf("%q is a URL; give the host name only", s)
-	}
-	if _, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
+	if h := strings.ToLower(s); hostname.IsIP(h) {
 		return strings.Trim(h, "[]"), nil
 	}
-	if _, _, err := net.SplitHostPort(h); err == nil {
-		return h, fmt.Errorf("%q has a port; routes match a host on every port", s)
-	}
-	name := h
-	if strings.HasPrefix(h, "*.") {
-		name = h[2:]
-		if !strings.Contains(name, ".") {
-			return h, fmt.Errorf("%q would match a whole top-level domain; use a longer suffix", s)
-		}
-	} else if strings.Contains(h, "*") {
-		return h, fmt.Errorf("%q: a wildcard is allowed only as a leading \"*.\"", s)
-	}
-	if !isDNSName(name) {
-		return h, fmt.Errorf("%q is not a valid host name", s)
-	}
-	return h, nil
+	return hostname.Check(s)
 }
 
 func isDNSName(s string) bool {

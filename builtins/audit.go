@@ -22,6 +22,8 @@ import (
 
 	"github.com/aymanbagabas/go-udiff"
 	"go.starlark.net/starlark"
+
+	"github.com/bottle-sh/bottle/internal/appendlog"
 )
 
 func auditBuiltins() []Builtin {
@@ -97,7 +99,7 @@ func audit(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwarg
 	if _, err := os.Stat(filepath.Dir(path)); errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s: bottle %q has no state directory %s; call state_dir(%q) first", name, slug, filepath.Dir(path), slug)
 	}
-	size, err := appendWhole(path, line)
+	size, err := appendlog.Append(path, line, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -108,33 +110,4 @@ func audit(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwarg
 		return os.Truncate(path, size)
 	})
 	return starlark.None, nil
-}
-
-// appendWhole appends line to path (0600, created if absent) and returns the
-// size the file had before. The line lands whole or not at all: on a short
-// or failed write (a full disk) the file is cut back to its old size, so no
-// reader ever parses half a line and the next line starts on a line of its
-// own.
-func appendWhole(path string, line []byte) (int64, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return 0, err
-	}
-	size := fi.Size()
-	_, err = f.Write(line) // one write call: Go's Write loops until all of it is written or it fails
-	if err == nil {
-		err = f.Sync()
-	}
-	if err != nil {
-		if tErr := f.Truncate(size); tErr != nil {
-			return 0, fmt.Errorf("append to %s: %w; cutting the partial line off failed too (%v): remove the last line of %s by hand", path, err, tErr, path)
-		}
-		return 0, fmt.Errorf("append to %s: %w (nothing was added)", path, err)
-	}
-	return size, f.Close()
 }

@@ -19,6 +19,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bottle-sh/bottle/engine"
+	"github.com/bottle-sh/bottle/internal/appendlog"
 )
 
 // composeProbe is one detection of the compose command. New starts one that
@@ -258,8 +259,8 @@ func (e *Engine) ComposeDown(ctx context.Context, project, dir, logs string) err
 		if err != nil {
 			return fmt.Errorf("%s %s: %v", step, project, err)
 		}
-		if err := os.WriteFile(logs, []byte(text), 0o600); err != nil {
-			return fmt.Errorf("%s %s: write logs: %v", step, project, err)
+		if _, err := appendlog.Append(logs, []byte(logHeader(project, ctrs)+text), 0o600); err != nil {
+			return fmt.Errorf("%s %s: save logs (nothing was stopped): %v", step, project, err)
 		}
 	}
 	spec := readDownSpec(filepath.Join(dir, "docker-compose.yml"))
@@ -267,6 +268,21 @@ func (e *Engine) ComposeDown(ctx context.Context, project, dir, logs string) err
 		return fmt.Errorf("%s %s: %w", step, project, err)
 	}
 	return nil
+}
+
+// logHeader opens one stop's section of a log file that keeps every run:
+// when it was written, the project, and when its first container was
+// created (which run the lines below belong to).
+func logHeader(project string, ctrs []engine.Container) string {
+	var created time.Time
+	for _, c := range ctrs {
+		if !c.Created.IsZero() && (created.IsZero() || c.Created.Before(created)) {
+			created = c.Created
+		}
+	}
+	run := "created " + created.UTC().Format(time.RFC3339)
+	return fmt.Sprintf("=== %s compose_down %s: logs of %d container(s), %s ===\n",
+		time.Now().UTC().Format(time.RFC3339Nano), project, len(ctrs), run)
 }
 
 // downSpec is what `down` takes from the compose file: each service's

@@ -76,12 +76,21 @@ networks:
 	}
 
 	logs := filepath.Join(dir, "compose.log")
+	earlier := "=== an earlier run's section ===\nagent | its lines\n"
+	if err := os.WriteFile(logs, []byte(earlier), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if err := e.ComposeDown(ctx, project, dir, logs); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(logs)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Appended after what an earlier run saved, under a header naming the run.
+	header := regexp.MustCompile(`^=== \d{4}-\d\d-\d\dT[0-9:.]+Z compose_down ` + project + `: logs of 2 container\(s\), created \d{4}-\d\d-\d\dT[0-9:]+Z ===\n`)
+	if !strings.HasPrefix(string(b), earlier) || !header.Match(b[len(earlier):]) {
+		t.Errorf("compose.log does not keep the earlier section and then add a header:\n%s", b)
 	}
 	for _, svc := range []string{"agent", "egress"} {
 		re := regexp.MustCompile(`(?m)^` + svc + ` +\| \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z reader ` + svc + `: ready$`)

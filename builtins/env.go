@@ -40,7 +40,14 @@ type Env struct {
 	// until the process exits.
 	AtEnd func(f func())
 
-	locks map[string]*os.File // lock(): the files this run holds locked
+	// Help, when not nil, is where params() writes the recipe's parameters
+	// (`bottle run RECIPE -h`); it then stops the run with ErrHelp, and
+	// every step refuses to run (ErrNoParams).
+	Help io.Writer
+
+	locks      map[string]*os.File // lock(): the files this run holds locked
+	paramsDone bool                // params() was called
+	stepped    string              // the first step or effect builtin called, for params()
 }
 
 // Journal is the run's undo journal: every builtin that creates or changes

@@ -19,6 +19,7 @@
 //	routes.go     routes_check
 //	audit.go      audit, diff
 //	misc.go       edit, getenv, struct, time, math, log, fail, on_failure
+//	params.go     param, params
 //
 // Every builtin is wrapped once, in def below: a builtin with side effects
 // refuses to run while a module is being loaded (see SetLoading), every effect
@@ -76,6 +77,14 @@ func def(name, sig, doc string, k kind, fn impl) Builtin {
 			}
 		}
 		env := EnvOf(thread)
+		if k != pure {
+			if env.Help != nil {
+				return nil, ErrNoParams
+			}
+			if env.stepped == "" {
+				env.stepped = name + "()"
+			}
+		}
 		start := time.Now()
 		v, err := fn(thread, env, name, args, kwargs)
 		if err != nil && !strings.HasPrefix(err.Error(), name+":") && !strings.HasPrefix(err.Error(), name+" ") {
@@ -199,6 +208,7 @@ var families = []func() []Builtin{
 	routesBuiltins,
 	auditBuiltins,
 	miscBuiltins,
+	paramsBuiltins,
 }
 
 // All returns every builtin, sorted by name. The slice is shared: do not modify it.

@@ -55,6 +55,11 @@ type Options struct {
 
 	Reader FileReader // default: a LocalReader confined to the recipe root
 
+	// Help, when not nil, runs the recipe only up to its params() call,
+	// which writes the recipe's parameters here (`bottle run RECIPE -h`);
+	// every step is refused, and print() and log() go nowhere.
+	Help io.Writer
+
 	// Checked is what CheckRecipe returned for Recipe: Run runs its compiled
 	// files instead of reading and compiling them again. Ignored when it was
 	// checked for another recipe, or when Reader is set.
@@ -289,6 +294,9 @@ func Run(ctx context.Context, o Options) error {
 	pre.Freeze()
 
 	setDefaults(&o)
+	if o.Help != nil {
+		o.Stdout, o.Stderr = io.Discard, io.Discard
+	}
 	p := &progress{stdout: o.Stdout, stderr: o.Stderr, json: o.JSON}
 	journal := &undoJournal{}
 
@@ -335,6 +343,7 @@ func Run(ctx context.Context, o Options) error {
 		Getenv:    o.Getenv,
 		Now:       o.Now,
 		AtEnd:     func(f func()) { atEnd = append(atEnd, f) },
+		Help:      o.Help,
 	})
 	builtins.SetLoading(thread, "")
 
@@ -343,8 +352,15 @@ func Run(ctx context.Context, o Options) error {
 
 	s.stack = []*module{prog.main}
 	err := execute(thread, prog.main.prog, pre)
+	if o.Help != nil {
+		return helpOutcome(o, err)
+	}
 	if err == nil {
 		return nil // the journal is dropped: what was made stays
+	}
+	var bad *builtins.ArgsError
+	if errors.As(err, &bad) && journal.Len() == 0 {
+		return &UsageError{bad} // params() comes before any step: nothing ran
 	}
 
 	re := &RunError{Recipe: o.Recipe, Err: err, Backtrace: backtrace(err)}
@@ -361,6 +377,19 @@ func Run(ctx context.Context, o Options) error {
 		re.Undo = journal.rollback(o.UndoTimeout, p)
 	}
 	return re
+}
+
+// helpOutcome is the end of a run under Options.Help: params() wrote the
+// parameters (ErrHelp), or the recipe declares none, which Help then says.
+func helpOutcome(o Options, err error) error {
+	switch {
+	case errors.Is(err, builtins.ErrHelp):
+		return nil
+	case err == nil, errors.Is(err, builtins.ErrNoParams):
+		fmt.Fprintf(o.Help, "%s declares no parameters (it does not call params() before its first step); it reads the KEY=VALUE arguments from args as it likes\n", o.Recipe)
+		return nil
+	}
+	return err
 }
 
 // execute runs the recipe's top level. A panic in a builtin is a bug, but

@@ -71,6 +71,9 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bottle run: missing RECIPE\nusage: bottle "+commands["run"].usage)
 		return exitUsage
 	}
+	if wantsHelp(fs.Args()[1:]) {
+		return recipeHelp(fs.Arg(0), stdout, stderr)
+	}
 	kv, err := runtime.ParseArgs(fs.Args()[1:])
 	if err != nil {
 		fmt.Fprintf(stderr, "bottle run: %v\n", err)
@@ -131,6 +134,54 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	})
 	report(stdout, stderr, err, *asJSON)
 	return runtime.ExitCode(err)
+}
+
+// wantsHelp reports whether the arguments after RECIPE ask for its help.
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			return true
+		}
+	}
+	return false
+}
+
+// recipeHelp is `bottle run RECIPE -h`: the recipe's leading comment and
+// the parameters its params() declares. The recipe runs up to params()
+// against the dry-run recorder, with every step refused: nothing changes.
+func recipeHelp(recipe string, stdout, stderr io.Writer) int {
+	ctx := context.Background()
+	checked, err := runtime.CheckRecipe(ctx, recipe)
+	if err != nil {
+		report(stdout, stderr, err, false)
+		return runtime.ExitCode(err)
+	}
+	fmt.Fprintf(stdout, "Usage: bottle run [flags] %s [KEY=VALUE ...]\n\n", recipe)
+	if text := leadingComment(recipe); text != "" {
+		fmt.Fprintf(stdout, "%s\n\n", text)
+	}
+	eng, _ := pickEngine(ctx, true, io.Discard)
+	root, _ := runtime.StateRoot("", os.Getenv)
+	err = runtime.Run(ctx, runtime.Options{Recipe: recipe, Checked: checked, Engine: eng, DryRun: true, StateRoot: root, Help: stdout})
+	report(stdout, stderr, err, false)
+	return runtime.ExitCode(err)
+}
+
+// leadingComment is the comment block a recipe opens with, without "# ".
+func leadingComment(recipe string) string {
+	data, err := os.ReadFile(recipe)
+	if err != nil {
+		return ""
+	}
+	var lines []string
+	for _, line := range strings.Split(string(data), "\n") {
+		if !strings.HasPrefix(line, "#") {
+			break
+		}
+		line = strings.TrimPrefix(strings.TrimPrefix(line, "#"), " ")
+		lines = append(lines, line)
+	}
+	return strings.TrimSpace(strings.Join(lines, "\n"))
 }
 
 // report writes the outcome: as a JSON result line on stdout, or for a

@@ -55,17 +55,33 @@ func composeUp(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, k
 	}
 	dir := resolve(env, d)
 	p := engine.ComposeProject{Project: project, Dir: dir, File: filepath.Join(dir, ComposeFile), YAML: []byte(text)}
-	res, err := env.Engine.ComposeUp(env.Ctx, p)
-	if err != nil {
-		// compose may have started some services before failing: take them down too.
-		recordUndo(env, "compose down "+project, func(ctx context.Context) error {
+	// The undo is in the journal before the call: compose may have started
+	// some services before failing or being interrupted, and the daemon
+	// may finish a create after compose gave up; the undo finds them by the
+	// project label.
+	var call callWatch
+	recordUndo(env, "compose down "+project, func(ctx context.Context) error {
+		if !call.gaveUp() {
 			return env.Engine.ComposeDown(ctx, project, dir, "")
-		})
+		}
+		return removeLabelled(ctx, env.Engine, map[string]string{engine.ComposeProjectLabel: project}, call.gaveUp(),
+			func(ctx context.Context, e engine.Engine, sel map[string]string) (int, error) {
+				ctrs, err := e.Containers(ctx, sel)
+				if err != nil {
+					return 0, err
+				}
+				nets, err := e.Networks(ctx, sel)
+				if err != nil || len(ctrs)+len(nets) == 0 {
+					return 0, err
+				}
+				return len(ctrs) + len(nets), e.ComposeDown(ctx, project, dir, "")
+			})
+	})
+	res, err := env.Engine.ComposeUp(env.Ctx, p)
+	call.done(env.Ctx, err)
+	if err != nil {
 		return nil, err
 	}
-	recordUndo(env, "compose down "+project, func(ctx context.Context) error {
-		return env.Engine.ComposeDown(ctx, project, dir, "")
-	})
 	file := res.File
 	if file == "" {
 		file = p.File

@@ -64,8 +64,8 @@ func TestNetworkCreate(t *testing.T) {
 	}
 	r.stderr.Reset()
 	r.journal.rollback(t)
-	if !strings.Contains(r.stderr.String(), "dry-run: remove network n2\ndry-run: remove network bottle-x-int\n") {
-		t.Errorf("undo did not remove both networks in reverse: %q", r.stderr.String())
+	if !strings.Contains(r.stderr.String(), "dry-run: remove network dry-run-network-2\ndry-run: remove network dry-run-network-1\n") {
+		t.Errorf("undo did not remove both networks in reverse, by id: %q", r.stderr.String())
 	}
 	if r.progress.steps[0] != "network_create bottle-x-int" {
 		t.Errorf("progress = %v", r.progress.steps)

@@ -7,10 +7,14 @@ package builtins
 //	networks(labels={}) -> list of network structs carrying all the labels
 //
 // network_create labels the network dev.bottle.instance=<name> unless the
-// caller gave that label, and records network_remove as its undo.
+// caller gave that label, and dev.bottle.create=<a token of this call>, and
+// records the removal of whatever carries that token as its undo, before
+// the call. network_remove removes by id; a name that several networks
+// carry is an error naming their ids.
 
 import (
 	"context"
+	"errors"
 
 	"go.starlark.net/starlark"
 
@@ -61,16 +65,49 @@ func networkCreate(_ *starlark.Thread, env *Env, name string, args starlark.Tupl
 	if _, ok := spec.Labels[engine.InstanceLabel]; !ok {
 		spec.Labels[engine.InstanceLabel] = spec.Name
 	}
-	n, err := env.Engine.NetworkCreate(env.Ctx, spec)
+	// The undo is in the journal before the call, and finds the network by
+	// a label of this call's own: when the run is interrupted, the daemon
+	// may finish the create after the client gave up, with no id returned.
+	token, err := newToken()
 	if err != nil {
 		return nil, err
 	}
-	netName := spec.Name
-	recordUndo(env, "remove network "+netName, func(ctx context.Context) error {
-		_, err := env.Engine.NetworkRemove(ctx, netName)
-		return err
+	if !env.DryRun { // the recorder always answers; its lines stay free of tokens
+		spec.Labels[CreateLabel] = token
+	}
+	var call callWatch
+	var id string // set once the daemon answered with the network
+	recordUndo(env, "remove network "+spec.Name, func(ctx context.Context) error {
+		if id != "" {
+			_, err := env.Engine.NetworkRemove(ctx, id)
+			return err
+		}
+		return removeLabelled(ctx, env.Engine, map[string]string{CreateLabel: token}, call.gaveUp(), networksAndRemove)
 	})
+	n, err := env.Engine.NetworkCreate(env.Ctx, spec)
+	call.done(env.Ctx, err)
+	if err != nil {
+		return nil, err
+	}
+	id = n.ID
+	delete(n.Labels, CreateLabel) // the call's own, not the caller's
 	return networkValue(n), nil
+}
+
+// networksAndRemove removes the networks carrying labels, by id; it
+// returns how many it found.
+func networksAndRemove(ctx context.Context, e engine.Engine, labels map[string]string) (int, error) {
+	list, err := e.Networks(ctx, labels)
+	if err != nil {
+		return 0, err
+	}
+	var errs []error
+	for _, n := range list {
+		if _, err := e.NetworkRemove(ctx, n.ID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return len(list), errors.Join(errs...)
 }
 
 func networkRemove(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

@@ -85,6 +85,8 @@ func caCreate(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kw
 		}
 		return errors.Join(errs...)
 	}
+	// In the journal before the first file is written, like every undo.
+	recordUndo(env, "remove CA in "+dir, undo)
 	if err := writeNew(keyPath, keyPEM, 0o600); err != nil {
 		undo(context.Background())
 		return nil, err
@@ -93,7 +95,6 @@ func caCreate(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kw
 		undo(context.Background())
 		return nil, err
 	}
-	recordUndo(env, "remove CA in "+dir, undo)
 	return result, nil
 }
 

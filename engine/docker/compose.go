@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -446,7 +445,8 @@ func (e *Engine) down(ctx context.Context, ctrs []engine.Container, nets []engin
 
 // runCompose runs compose with -p and -f in dir. Compose runs in its own
 // process group, so a terminal's ^C reaches bottle only and bottle decides:
-// a cancelled ctx sends compose SIGINT, then SIGKILL 5 s later. Its output
+// a cancelled ctx sends compose SIGINT, then SIGKILL 5 s later; if bottle
+// dies, the kernel kills compose (Linux: childAttrs). Its output
 // is kept only for the error.
 func (e *Engine) runCompose(ctx context.Context, step, project, dir, file string, args ...string) error {
 	base, err := e.Compose(ctx)
@@ -456,7 +456,7 @@ func (e *Engine) runCompose(ctx context.Context, step, project, dir, file string
 	argv := append(append(base[1:len(base):len(base)], "-p", project, "-f", file), args...)
 	cmd := exec.CommandContext(ctx, base[0], argv...)
 	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = childAttrs()
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer

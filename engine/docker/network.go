@@ -52,7 +52,7 @@ func (e *Engine) NetworkCreate(ctx context.Context, spec engine.NetworkSpec) (en
 		if err != nil {
 			return engine.Network{}, fail(step, spec.Name, err)
 		}
-		return e.networkByID(ctx, step, spec.Name, id)
+		return e.claimName(ctx, step, spec.Name, id)
 	}
 
 	pool, err := subnetPool()
@@ -63,7 +63,7 @@ func (e *Engine) NetworkCreate(ctx context.Context, spec engine.NetworkSpec) (en
 	for p := range freeSubnets(pool, used) {
 		id, err := e.createNetwork(ctx, spec, p)
 		if err == nil {
-			return e.networkByID(ctx, step, spec.Name, id)
+			return e.claimName(ctx, step, spec.Name, id)
 		}
 		if !isOverlap(err) {
 			return engine.Network{}, fail(step, spec.Name, err)
@@ -118,20 +118,100 @@ func toNetwork(n network.Network) engine.Network {
 	return out
 }
 
-// NetworkRemove removes the network; false, nil when it does not exist.
-func (e *Engine) NetworkRemove(ctx context.Context, name string) (bool, error) {
+// claimName makes sure the network just created as id is the only one of
+// its name. The name check before the create is a list, and a 20.10 daemon
+// accepts two networks of one name, so two runs racing for a name can both
+// create one: the older network (by creation time, then id) wins, and the
+// other run removes its own and fails naming the winner. Every run that
+// lost sees the winner, which existed before it listed.
+func (e *Engine) claimName(ctx context.Context, step, name, id string) (engine.Network, error) {
+	res, err := e.api.NetworkList(ctx, client.NetworkListOptions{})
+	if err != nil {
+		return engine.Network{}, fail(step, name, fmt.Errorf("list after create: %w", err))
+	}
+	var ours *network.Summary
+	for i, n := range res.Items {
+		if n.ID == id {
+			ours = &res.Items[i]
+		}
+	}
+	for _, n := range res.Items {
+		if n.Name != name || n.ID == id || ours == nil {
+			continue
+		}
+		older := n.Created.Before(ours.Created) || (n.Created.Equal(ours.Created) && n.ID < id)
+		if !older {
+			continue
+		}
+		if _, rmErr := e.api.NetworkRemove(ctx, id, client.NetworkRemoveOptions{}); rmErr != nil && !isNotFound(rmErr) {
+			return engine.Network{}, fmt.Errorf("%s %s: another network of this name (id %.12s) was made at the same time, and removing ours (id %.12s) failed: %v; remove it with `docker network rm %.12s`",
+				step, name, n.ID, id, trimAPIError(rmErr), id)
+		}
+		return engine.Network{}, fmt.Errorf("%s %s: another run made a network of this name at the same time (id %.12s%s) and won; this run's was removed. "+
+			"Let that run finish (or stop it), or choose another name", step, name, n.ID, ownerOf(n.Labels))
+	}
+	return e.networkByID(ctx, step, name, id)
+}
+
+// ownerOf says which bottle a network belongs to, from its labels.
+func ownerOf(labels map[string]string) string {
+	if dir := labels[engine.StateLabel]; dir != "" {
+		return ", bottle state " + dir
+	}
+	if slug := labels[engine.InstanceLabel]; slug != "" {
+		return ", bottle " + slug
+	}
+	return ""
+}
+
+// NetworkRemove removes the network named by ref, an id (or a unique
+// prefix of one) or a name, always by its id: a name alone would be
+// ambiguous on a daemon that holds two networks of that name, and then
+// NetworkRemove refuses, naming their ids. false, nil when none exists.
+func (e *Engine) NetworkRemove(ctx context.Context, ref string) (bool, error) {
 	if err := e.ready(ctx); err != nil {
 		return false, err
 	}
-	if _, err := e.api.NetworkRemove(ctx, name, client.NetworkRemoveOptions{}); err != nil {
+	const step = "network_remove"
+	res, err := e.api.NetworkList(ctx, client.NetworkListOptions{})
+	if err != nil {
+		return false, fail(step, ref, err)
+	}
+	var byID, byName []network.Summary
+	for _, n := range res.Items {
+		switch {
+		case n.ID == ref || (len(ref) >= 12 && strings.HasPrefix(n.ID, ref)):
+			byID = append(byID, n)
+		case n.Name == ref:
+			byName = append(byName, n)
+		}
+	}
+	matches := byID
+	if len(matches) == 0 {
+		matches = byName
+	}
+	switch len(matches) {
+	case 0:
+		return false, nil
+	case 1:
+	default:
+		ids := make([]string, len(matches))
+		for i, n := range matches {
+			ids[i] = fmt.Sprintf("%.12s%s", n.ID, ownerOf(n.Labels))
+		}
+		return false, fmt.Errorf("%s %s: %d networks have this name (ids %s); remove each by its id (network_remove(ID); networks(labels=...) lists them with their ids)",
+			step, ref, len(matches), strings.Join(ids, "; "))
+	}
+	id, name := matches[0].ID, matches[0].Name
+	if _, err := e.api.NetworkRemove(ctx, id, client.NetworkRemoveOptions{}); err != nil {
 		if isNotFound(err) {
 			return false, nil
 		}
-		if users := e.attached(ctx, name); len(users) > 0 {
-			return false, fmt.Errorf("network_remove %s: still in use by container(s) %s; disconnect them (docker network disconnect %s %s) or stop them, then run this again",
-				name, strings.Join(users, ", "), name, users[0])
+		if users := e.attached(ctx, id); len(users) > 0 {
+			return false, fmt.Errorf("%s %s: still in use by container(s) %s; disconnect them (docker network disconnect %s %s) or stop them, then run this again",
+				step, name, strings.Join(users, ", "), name, users[0])
 		}
-		return false, fail("network_remove", name, err)
+		return false, fail(step, name, err)
 	}
 	return true, nil
 }

@@ -2,6 +2,7 @@ package docker
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"os"
 	"slices"
@@ -167,4 +168,92 @@ func freeSubnet(t *testing.T, e *Engine) netip.Prefix {
 	}
 	t.Fatal("no free /24 in 10.214.0.0/16")
 	return netip.Prefix{}
+}
+
+// A 20.10 daemon accepts two networks of one name. Removing by that name is
+// refused, naming both ids; each goes by its id.
+func TestNetworkRemoveSharedName(t *testing.T) {
+	e := needDocker(t)
+	ctx := ctxT(t)
+	name := testRun + "-net-twin"
+	var ids []string
+	for range 2 {
+		res, err := e.api.NetworkCreate(ctx, name, client.NetworkCreateOptions{Driver: "bridge", Labels: testLabels()})
+		if err != nil {
+			t.Skipf("this daemon refuses a second network of one name (%v): nothing to test", err)
+		}
+		ids = append(ids, res.ID)
+		t.Cleanup(func() { e.api.NetworkRemove(context.Background(), res.ID, client.NetworkRemoveOptions{}) })
+	}
+	_, err := e.NetworkRemove(ctx, name)
+	if err == nil || !strings.Contains(err.Error(), "2 networks have this name") ||
+		!strings.Contains(err.Error(), ids[0][:12]) || !strings.Contains(err.Error(), ids[1][:12]) {
+		t.Fatalf("remove by a shared name: %v; want a refusal naming both ids", err)
+	}
+	for _, id := range ids {
+		if ok, err := e.NetworkRemove(ctx, id); !ok || err != nil {
+			t.Errorf("remove %s: %v %v", id, ok, err)
+		}
+	}
+	if ok, err := e.NetworkRemove(ctx, name); ok || err != nil {
+		t.Errorf("remove after both went: %v %v; want false, nil", ok, err)
+	}
+}
+
+// Runs racing to create one name: exactly one gets it, the others fail
+// naming the winner's id, and one network of that name is left.
+func TestNetworkCreateRace(t *testing.T) {
+	e := needDocker(t)
+	ctx := ctxT(t)
+	for round := range 5 {
+		name := fmt.Sprintf("%s-net-race%d", testRun, round)
+		t.Cleanup(func() {
+			nets, _ := e.Networks(context.Background(), testLabels())
+			for _, n := range nets {
+				if n.Name == name {
+					e.NetworkRemove(context.Background(), n.ID)
+				}
+			}
+		})
+		const runs = 4
+		type result struct {
+			n   engine.Network
+			err error
+		}
+		results := make(chan result, runs)
+		for range runs {
+			go func() {
+				n, err := e.NetworkCreate(ctx, engine.NetworkSpec{Name: name, Labels: testLabels()})
+				results <- result{n, err}
+			}()
+		}
+		var won []engine.Network
+		var lost []error
+		for range runs {
+			r := <-results
+			if r.err == nil {
+				won = append(won, r.n)
+			} else {
+				lost = append(lost, r.err)
+			}
+		}
+		nets, err := e.api.NetworkList(ctx, client.NetworkListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var named []string
+		for _, n := range nets.Items {
+			if n.Name == name {
+				named = append(named, n.ID)
+			}
+		}
+		if len(won) != 1 || len(named) != 1 || won[0].ID != named[0] {
+			t.Fatalf("round %d: %d run(s) won, %d network(s) named %s left (%v); want one of each; errors: %v", round, len(won), len(named), name, named, lost)
+		}
+		for _, err := range lost {
+			if !strings.Contains(err.Error(), won[0].ID[:12]) {
+				t.Errorf("round %d: a losing run's error does not name the winner %.12s: %v", round, won[0].ID, err)
+			}
+		}
+	}
 }

@@ -34,3 +34,11 @@ func signalDirect(id string, pid int, sig syscall.Signal) bool {
 	}
 	return p.Signal(sig) == nil
 }
+
+// childAttrs puts compose in its own process group (a terminal's ^C reaches
+// bottle only, and bottle decides) and has the kernel kill it when bottle
+// dies (kill -9 included): a compose left behind would go on bringing up a
+// bottle that no run owns.
+func childAttrs() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}

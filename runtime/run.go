@@ -74,6 +74,7 @@ type RunError struct {
 	Err         error  // what failed, as Starlark reported it
 	Backtrace   string // of the innermost frame, file:line:col, across load()
 	Interrupted bool   // by a signal: exit 130
+	TimedOut    string // "timed out after 15s (--timeout)" when --timeout ended it
 	Undone      int    // undo steps that ran
 	Undo        error  // every undo failure (a *multierror.Error), or nil
 }
@@ -302,7 +303,7 @@ func Run(ctx context.Context, o Options) error {
 
 	if o.Timeout > 0 {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, o.Timeout, fmt.Errorf("timed out after %s (--timeout)", o.Timeout))
+		ctx, cancel = context.WithTimeoutCause(ctx, o.Timeout, &timeoutError{o.Timeout})
 		defer cancel()
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -368,6 +369,13 @@ func Run(ctx context.Context, o Options) error {
 		re.Interrupted = true
 	}
 	why := message(err)
+	var timeout *timeoutError
+	if cause := context.Cause(ctx); errors.As(cause, &timeout) {
+		// A builtin blocked in the engine returns ctx.Err(): say why instead.
+		re.TimedOut = timeout.Error()
+		re.Backtrace = strings.ReplaceAll(re.Backtrace, context.DeadlineExceeded.Error(), re.TimedOut)
+		why = re.TimedOut
+	}
 	if re.Interrupted {
 		why = context.Cause(ctx).Error()
 	}
@@ -391,6 +399,11 @@ func helpOutcome(o Options, err error) error {
 	}
 	return err
 }
+
+// timeoutError is the cause of a run's context when --timeout ends it.
+type timeoutError struct{ after time.Duration }
+
+func (e *timeoutError) Error() string { return fmt.Sprintf("timed out after %s (--timeout)", e.after) }
 
 // execute runs the recipe's top level. A panic in a builtin is a bug, but
 // what the run made must still be rolled back, so it becomes an error.
@@ -546,6 +559,9 @@ func Report(w io.Writer, err error, asJSON bool) {
 			var re *RunError
 			if errors.As(err, &re) {
 				e.Error = message(re.Err)
+				if re.TimedOut != "" {
+					e.Error = strings.ReplaceAll(e.Error, context.DeadlineExceeded.Error(), re.TimedOut)
+				}
 				e.Backtrace = re.Backtrace
 				e.Undone = re.Undone
 				if re.Undo != nil {
@@ -562,13 +578,17 @@ func Report(w io.Writer, err error, asJSON bool) {
 	var re *RunError
 	if errors.As(err, &re) {
 		fmt.Fprintln(w, re.Backtrace)
+		failed := "failed"
+		if re.TimedOut != "" {
+			failed = re.TimedOut
+		}
 		switch {
 		case re.Undo != nil:
-			fmt.Fprintf(w, "bottle: %s failed; rollback incomplete: %v\n", re.Recipe, re.Undo)
+			fmt.Fprintf(w, "bottle: %s %s; rollback incomplete: %v\n", re.Recipe, failed, re.Undo)
 		case re.Undone > 0:
-			fmt.Fprintf(w, "bottle: %s failed; rolled back %d step(s)\n", re.Recipe, re.Undone)
+			fmt.Fprintf(w, "bottle: %s %s; rolled back %d step(s)\n", re.Recipe, failed, re.Undone)
 		default:
-			fmt.Fprintf(w, "bottle: %s failed; nothing to roll back\n", re.Recipe)
+			fmt.Fprintf(w, "bottle: %s %s; nothing to roll back\n", re.Recipe, failed)
 		}
 		return
 	}

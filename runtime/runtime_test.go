@@ -79,6 +79,42 @@ func writeRecipe(t *testing.T, files map[string]string) string {
 	return dir
 }
 
+// engineBlock waits for the run's context and fails as engine calls do,
+// with ctx.Err() ("context deadline exceeded").
+var engineBlock = starlark.NewBuiltin("wait_log", func(thread *starlark.Thread, _ *starlark.Builtin, _ starlark.Tuple, _ []starlark.Tuple) (starlark.Value, error) {
+	env := builtins.EnvOf(thread)
+	env.Journal.Record("unblock", func(context.Context) error { return nil })
+	<-env.Ctx.Done()
+	return nil, fmt.Errorf("wait_log \"ready\" in c: %w", env.Ctx.Err())
+})
+
+// --timeout 15s says "timed out after 15s", not "context deadline exceeded".
+func TestTimeoutSaysSo(t *testing.T) {
+	dir := writeRecipe(t, map[string]string{"r.star": "wait_log()\n"})
+	var out bytes.Buffer
+	err := Run(context.Background(), Options{Recipe: filepath.Join(dir, "r.star"), Timeout: 50 * time.Millisecond,
+		Stderr: &out, extra: starlark.StringDict{"wait_log": engineBlock}})
+	if ExitCode(err) != 1 {
+		t.Fatalf("exit %d, want 1: %v", ExitCode(err), err)
+	}
+	Report(&out, err, false)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if last := lines[len(lines)-1]; !strings.Contains(last, "r.star timed out after 50ms (--timeout); rolled back 1 step(s)") {
+		t.Errorf("last line %q", last)
+	}
+	if strings.Contains(out.String(), "deadline exceeded") {
+		t.Errorf("says deadline exceeded:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), `wait_log "ready" in c: timed out after 50ms (--timeout)`) {
+		t.Errorf("the step does not say it timed out:\n%s", out.String())
+	}
+	out.Reset()
+	Report(&out, err, true)
+	if strings.Contains(out.String(), "deadline exceeded") || !strings.Contains(out.String(), "timed out after 50ms") {
+		t.Errorf("--json: %s", out.String())
+	}
+}
+
 func TestCancellationReachesBlockedBuiltin(t *testing.T) {
 	dir := writeRecipe(t, map[string]string{"r.star": "block()\n"})
 	extra := starlark.StringDict{"block": blockBuiltin}

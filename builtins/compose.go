@@ -2,7 +2,8 @@ package builtins
 
 // Compose family: compose_up, compose_down.
 //
-//	compose_up(project, spec, dir) -> struct(project, file, containers: dict service -> container name)
+//	compose_up(project, spec, dir) -> struct(project, file, containers: dict service -> container name,
+//	                                         started: RFC 3339 time before up ran, wait_log's since)
 //	compose_down(project, dir, logs=None) -> None
 //
 // compose_up encodes spec (a dict) as YAML with no top-level name: or
@@ -28,7 +29,7 @@ const ComposeFile = "docker-compose.yml"
 func composeBuiltins() []Builtin {
 	return []Builtin{
 		def("compose_up", "compose_up(project, spec, dir)",
-			"write spec as <dir>/docker-compose.yml and bring the project up: struct(project, file, containers); undo takes it down", effect, composeUp),
+			"write spec as <dir>/docker-compose.yml and bring the project up: struct(project, file, containers, started); undo takes it down", effect, composeUp),
 		def("compose_down", "compose_down(project, dir, logs=None)",
 			"take a compose project down, saving its logs to the logs path first", effect, composeDown),
 	}
@@ -86,7 +87,7 @@ func composeUp(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, k
 	if file == "" {
 		file = p.File
 	}
-	return mkstruct("project", project, "file", file, "containers", res.Containers), nil
+	return mkstruct("project", project, "file", file, "containers", res.Containers, "started", res.Started), nil
 }
 
 // labelServices returns a copy of spec whose services all carry the instance

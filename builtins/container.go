@@ -5,7 +5,7 @@ package builtins
 //
 //	sighup(container) -> time the signal was sent (RFC 3339)
 //	signal(container, sig) -> time the signal was sent
-//	restart(container, timeout=10) -> time the restart finished
+//	restart(container, timeout=10) -> time just before the restart began (wait_log's since)
 //	exec(container, cmd, check=True) -> struct(code, stdout, stderr); cmd is a list, or a string run by sh -c
 //	copy_from(container, path) -> file content
 //	inspect(container) -> struct(id, name, image, running, status, started_at, created, mounts, networks, labels)
@@ -28,7 +28,7 @@ func containerBuiltins() []Builtin {
 	return []Builtin{
 		def("sighup", "sighup(container)", "send SIGHUP to the container's PID 1; returns the time it was sent", effect, sighup),
 		def("signal", "signal(container, sig)", "send a signal (\"TERM\", \"SIGUSR1\", ...) to PID 1; returns the time it was sent", effect, signal),
-		def("restart", "restart(container, timeout=10)", "restart a container; returns the time it finished", effect, restart),
+		def("restart", "restart(container, timeout=10)", "restart a container; returns the time just before it began, for wait_log's since", effect, restart),
 		def("exec", "exec(container, cmd, check=True)", "run a command in a container: struct(code, stdout, stderr); check fails on non-zero exit", effect, execIn),
 		def("copy_from", "copy_from(container, path)", "the content of a file inside a container (no shell needed)", step, copyFrom),
 		def("inspect", "inspect(container)", "struct(id, name, running, status, mounts, networks, ...) of a container", step, inspect),

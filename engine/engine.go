@@ -78,6 +78,9 @@ type ComposeResult struct {
 	Project    string
 	File       string
 	Containers map[string]string // service -> container name, found by label
+	// Started is the daemon's time just before `up` ran: every line its
+	// containers printed is at or after it (wait_log's since).
+	Started time.Time
 }
 
 // ExecResult is the outcome of a command run inside a container.
@@ -148,7 +151,8 @@ type Engine interface {
 
 	// Signal sends sig ("HUP", "SIGHUP", "TERM", ...) to the container's PID 1.
 	Signal(ctx context.Context, container, sig string) (time.Time, error)
-	// Restart restarts the container, waiting up to timeout for it to stop.
+	// Restart restarts the container, waiting up to timeout for it to stop;
+	// it returns the daemon's time just before the restart began.
 	Restart(ctx context.Context, container string, timeout time.Duration) (time.Time, error)
 	// Exec runs cmd in the container and returns its exit code and output.
 	Exec(ctx context.Context, container string, cmd []string) (ExecResult, error)

@@ -212,6 +212,7 @@ func (e *Engine) ComposeUp(ctx context.Context, p engine.ComposeProject) (engine
 	if err := os.Chmod(file, 0o600); err != nil { // WriteFile keeps an existing file's mode
 		return engine.ComposeResult{}, fmt.Errorf("%s %s: %v", step, p.Project, err)
 	}
+	started := e.daemonNow(ctx)
 	if err := e.runCompose(ctx, step, p.Project, p.Dir, file, "up", "-d"); err != nil {
 		if missing := e.missingImages(ctx, p.YAML); missing != "" {
 			err = fmt.Errorf("%s %s: image(s) not on this daemon, and compose could not pull them: %s; build or load them, or fix the spec; %s", step, p.Project, missing,
@@ -223,7 +224,7 @@ func (e *Engine) ComposeUp(ctx context.Context, p engine.ComposeProject) (engine
 	if err != nil {
 		return engine.ComposeResult{}, fmt.Errorf("%s %s: %w", step, p.Project, err)
 	}
-	res := engine.ComposeResult{Project: p.Project, File: file, Containers: map[string]string{}}
+	res := engine.ComposeResult{Project: p.Project, File: file, Started: started, Containers: map[string]string{}}
 	for _, c := range ctrs {
 		if svc := c.Labels[engine.ComposeServiceLabel]; svc != "" {
 			if _, dup := res.Containers[svc]; !dup || c.Labels["com.docker.compose.container-number"] == "1" {

@@ -67,8 +67,13 @@ networks:
 		if _, ok := c.Networks[ext]; ok != (svc == "egress") {
 			t.Errorf("%s networks: %v", name, c.Networks)
 		}
-		if _, err := e.WaitLog(ctx, name, regexp.MustCompile(`ready`), time.Unix(0, 0), 10*time.Second); err != nil {
-			t.Fatal(err)
+		// Since res.Started, not since the epoch: the line each service
+		// printed as it started, during `up`, is at or after it.
+		if res.Started.After(c.StartedAt) {
+			t.Errorf("%s started at %v, before compose_up's started %v", name, c.StartedAt, res.Started)
+		}
+		if _, err := e.WaitLog(ctx, name, regexp.MustCompile(`ready`), res.Started, 5*time.Second); err != nil {
+			t.Fatalf("wait_log since compose_up's started: %v", err)
 		}
 	}
 	if nets, _ := e.Networks(ctx, map[string]string{engine.ComposeProjectLabel: project}); len(nets) != 1 || !nets[0].Internal {

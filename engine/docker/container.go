@@ -22,7 +22,8 @@ import (
 )
 
 // Signal sends sig to the container's PID 1 and returns the time just before
-// it was sent, so that a wait_log since that time sees the reaction.
+// it was sent, in the daemon's clock (daemonNow), so that a wait_log since
+// that time sees the reaction.
 //
 // A reload signal (HUP, USR1, USR2) goes straight to PID 1 when it is a
 // process of this host that bottle may signal and that sits in the
@@ -54,7 +55,7 @@ func (e *Engine) Signal(ctx context.Context, ctr, sig string) (time.Time, error)
 			}
 		}
 	}
-	at := time.Now()
+	at := e.daemonNow(ctx)
 	if _, err := e.api.ContainerKill(ctx, ctr, client.ContainerKillOptions{Signal: sig}); err != nil {
 		return time.Time{}, fail("signal "+sig, ctr, err)
 	}
@@ -62,16 +63,20 @@ func (e *Engine) Signal(ctx context.Context, ctr, sig string) (time.Time, error)
 }
 
 // Restart restarts the container, waiting up to timeout for it to stop
-// before it is killed; it returns when the container runs again.
+// before it is killed; it returns when the container runs again, with the
+// time just before the restart began, in the daemon's clock (daemonNow):
+// a wait_log since that time sees every line the restarted container
+// prints, however soon, and the ones it prints while it stops.
 func (e *Engine) Restart(ctx context.Context, ctr string, timeout time.Duration) (time.Time, error) {
 	if err := e.ready(ctx); err != nil {
 		return time.Time{}, err
 	}
 	secs := int((timeout + time.Second - 1) / time.Second)
+	at := e.daemonNow(ctx)
 	if _, err := e.api.ContainerRestart(ctx, ctr, client.ContainerRestartOptions{Timeout: &secs}); err != nil {
 		return time.Time{}, fail("restart", ctr, err)
 	}
-	return time.Now(), nil
+	return at, nil
 }
 
 // Exec runs cmd in the container, with no stdin and no TTY.

@@ -73,6 +73,8 @@ type Engine struct {
 	signalViaAPI bool
 	// noLocalDaemon: DOCKER_HOST names a unix socket that does not exist.
 	noLocalDaemon bool
+
+	clock daemonClock // the daemon's time, for the times Restart, Signal and ComposeUp return
 }
 
 var _ engine.Engine = (*Engine)(nil)

@@ -122,7 +122,7 @@ func (r *Recorder) ComposeUp(ctx context.Context, p engine.ComposeProject) (engi
 	}
 	r.printf("write %s (%d bytes, mode 0600)", p.File, len(p.YAML))
 	r.printf("compose -p %s -f %s up -d (services: %s)", p.Project, p.File, strings.Join(services, ", "))
-	return engine.ComposeResult{Project: p.Project, File: p.File, Containers: containers}, nil
+	return engine.ComposeResult{Project: p.Project, File: p.File, Containers: containers, Started: r.now()}, nil
 }
 
 // ComposeDown implements engine.Engine.

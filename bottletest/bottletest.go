@@ -16,6 +16,8 @@
 //
 //	bottle ARGS...      run bottle; fails unless it exits 0 (! bottle: unless it does not)
 //	status N            the last bottle command exited with N (0, 1, 2, 130)
+//	snapshot DIR FILE   every entry under DIR with its mode, size and SHA-256,
+//	                    written to FILE: `cmp` two of them to show nothing changed
 //	[docker]            a Docker daemon answers (DOCKER_HOST or the default socket)
 //	[compose]           `docker compose version` or `docker-compose version` works
 //
@@ -217,8 +219,9 @@ func Params(dir string, opts ...Option) testscript.Params {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"bottle": func(ts *testscript.TestScript, neg bool, args []string) { cmdBottle(ts, neg, args, c.binary) },
-			"status": cmdStatus,
+			"bottle":   func(ts *testscript.TestScript, neg bool, args []string) { cmdBottle(ts, neg, args, c.binary) },
+			"status":   cmdStatus,
+			"snapshot": cmdSnapshot,
 		},
 		Condition: condition,
 	}

@@ -45,6 +45,17 @@
 // an environment variable of the sidecar; a route with inject refuses plain
 // http, which would put the secret on the wire in clear.
 //
+// Config.Clients (--clients CIDR,...) are the networks the proxy serves: a
+// peer outside them is closed at once, unread, with an access-log line
+// (decision "reject", error "client not allowed: ADDR is outside CIDRS").
+// IPv4-mapped IPv6 peers and networks count as IPv4. With --clients and a
+// --listen of no host (":3128"), bottle egress listens only on its own
+// addresses inside those networks, one listener each, and refuses to start
+// when it has none: in a bottle the egress serves its internal network and
+// does not listen on its external one, where the host and other
+// containers reach it, so no one but the agent can use it (and the
+// credentials it injects).
+//
 // Bad input gets a clear status and an access-log line with decision
 // "reject", and the proxy keeps serving: a malformed request (400), a CONNECT
 // to a non-numeric or out-of-range port (400), Content-Length together with

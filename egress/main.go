@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/signal"
@@ -38,11 +39,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	caDir := fs.String("ca", "", "`DIR` holding the CA (ca.crt and ca.key) that signs intercepted hosts' certificates")
 	upstream := fs.String("upstream", "", "next proxy `URL` (http://host:port) for allowed traffic")
 	check := fs.String("check", "", "validate routes `FILE` and exit: 0 valid, 1 invalid")
+	clients := fs.String("clients", "", "serve only peers in these networks (`CIDR[,CIDR...]`); with a --listen of no host, listen only on this machine's addresses inside them")
 	spin := fs.Duration("spin", 200*time.Microsecond, "how long a read may poll a busy keep-alive connection before sleeping (`DURATION`; 0 never spins)")
 	resolve := resolveFlag{}
 	fs.Var(resolve, "resolve", "test aid: `HOST:PORT=ADDR` dials ADDR instead of resolving HOST (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: bottle egress --routes FILE [--listen ADDR] [--ca DIR] [--upstream URL] [--spin DURATION]
+		fmt.Fprint(stderr, `usage: bottle egress --routes FILE [--listen ADDR] [--clients CIDR,...] [--ca DIR] [--upstream URL] [--spin DURATION]
        bottle egress --check FILE
 
 The egress sidecar: an HTTP proxy (absolute-form requests and CONNECT) that
@@ -90,6 +92,14 @@ and exits 0. Access log: one JSON line per request on stdout; status lines
 		return exitUsage
 	}
 	cfg := Config{RoutesFile: *routes, AccessLog: access, Log: stderr, Spin: *spin}
+	if *clients != "" {
+		ps, err := parseClients(*clients)
+		if err != nil {
+			fmt.Fprintf(stderr, "bottle egress: --clients %q: %v\n", *clients, err)
+			return exitUsage
+		}
+		cfg.Clients = normalizePrefixes(ps)
+	}
 	if *caDir != "" {
 		ca, err := LoadCA(*caDir)
 		if err != nil {
@@ -122,20 +132,24 @@ and exits 0. Access log: one JSON line per request on stdout; status lines
 	signal.Notify(sig, syscall.SIGHUP, syscall.SIGTERM, syscall.SIGINT)
 	defer signal.Stop(sig)
 
-	ln, err := net.Listen("tcp", *listen)
+	lns, err := listenFor(*listen, cfg.Clients)
 	if err != nil {
 		fmt.Fprintf(stderr, "bottle egress: %v\n", err)
 		return exitFailed
 	}
 	p, err := New(cfg)
 	if err != nil {
-		ln.Close()
+		for _, ln := range lns {
+			ln.Close()
+		}
 		fmt.Fprintf(stderr, "bottle egress: %v\n", err)
 		return exitFailed
 	}
-	fmt.Fprintf(stderr, "egress: listening on %s\n", ln.Addr())
-	served := make(chan error, 1)
-	go func() { served <- p.Serve(ln) }()
+	served := make(chan error, len(lns))
+	for _, ln := range lns {
+		fmt.Fprintf(stderr, "egress: listening on %s\n", ln.Addr())
+		go func() { served <- p.Serve(ln) }()
+	}
 	for {
 		select {
 		case err := <-served:
@@ -157,6 +171,76 @@ and exits 0. Access log: one JSON line per request on stdout; status lines
 			return exitOK
 		}
 	}
+}
+
+// parseClients parses --clients: CIDRs separated by commas.
+func parseClients(s string) ([]netip.Prefix, error) {
+	var ps []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		pr, err := netip.ParsePrefix(strings.TrimSpace(f))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a network in CIDR form (10.213.0.0/16)", strings.TrimSpace(f))
+		}
+		ps = append(ps, pr)
+	}
+	return ps, nil
+}
+
+// listenFor opens the proxy's listeners. With clients, a listen address of
+// no host (":3128") becomes one listener per address of this machine
+// inside clients: the egress then does not even listen on its external
+// network, where the host and other containers reach it.
+func listenFor(addr string, clients []netip.Prefix) ([]net.Listener, error) {
+	addrs := []string{addr}
+	if host, port, err := net.SplitHostPort(addr); err == nil && host == "" && len(clients) > 0 {
+		own, err := net.InterfaceAddrs()
+		if err != nil {
+			return nil, fmt.Errorf("--clients: listing this machine's addresses: %v", err)
+		}
+		if addrs, err = clientAddrs(port, clients, own); err != nil {
+			return nil, err
+		}
+	}
+	var lns []net.Listener
+	for _, a := range addrs {
+		ln, err := net.Listen("tcp", a)
+		if err != nil {
+			for _, l := range lns {
+				l.Close()
+			}
+			return nil, err
+		}
+		lns = append(lns, ln)
+	}
+	return lns, nil
+}
+
+// clientAddrs is host:port for each of own inside clients, or an error
+// naming both when none is.
+func clientAddrs(port string, clients []netip.Prefix, own []net.Addr) ([]string, error) {
+	var addrs, have []string
+	for _, a := range own {
+		ipnet, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(ipnet.IP)
+		if !ok {
+			continue
+		}
+		ip = ip.Unmap()
+		have = append(have, ip.String())
+		for _, pr := range clients {
+			if pr.Contains(ip) {
+				addrs = append(addrs, net.JoinHostPort(ip.String(), port))
+				break
+			}
+		}
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("--clients %s: no address of this machine is inside them (it has %s); give --listen HOST:PORT, or the network this container is on", prefixList(clients), strings.Join(have, ", "))
+	}
+	return addrs, nil
 }
 
 // resolveFlag maps "host:port" to the address to dial instead.

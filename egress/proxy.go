@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"sort"
@@ -34,6 +35,14 @@ type Config struct {
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Getenv reads injected secrets. nil uses os.Getenv.
 	Getenv func(string) string
+
+	// Clients, when not empty, are the only networks the proxy serves: a
+	// connection from any other peer address is closed unread and logged
+	// (decision "reject"). IPv4-mapped IPv6 forms count as IPv4. bottle
+	// egress sets it with --clients: the bottle's internal network, so
+	// that a host user who reaches the egress on its external network
+	// cannot use it (and its injected credentials).
+	Clients []netip.Prefix
 
 	// Spin is how long a read may poll a hot connection before parking
 	// (see fastConn); 0 never spins. bottle egress sets it with --spin.
@@ -105,6 +114,12 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.Getenv == nil {
 		cfg.Getenv = os.Getenv
 	}
+	for _, pr := range cfg.Clients {
+		if !pr.IsValid() {
+			return nil, fmt.Errorf("egress: clients: %v is not a network", pr)
+		}
+	}
+	cfg.Clients = normalizePrefixes(cfg.Clients)
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
@@ -291,6 +306,9 @@ func (p *Proxy) Serve(ln net.Listener) error {
 			return err
 		}
 		delay = 0
+		if !p.clientAllowed(c) {
+			continue
+		}
 		c = wrapFast(c, p.cfg.Spin)
 		cc := &clientConn{raw: c, client: c.RemoteAddr().String()}
 		ok, busy := p.track(cc)
@@ -308,6 +326,52 @@ func (p *Proxy) Serve(ln net.Listener) error {
 			p.serveConn(cc, c, newReader(c), nil)
 		}()
 	}
+}
+
+// clientAllowed reports whether c's peer is in Config.Clients (always, when
+// it is empty). A peer that is not is closed unread, and logged: what it
+// would have sent is never seen, so the log holds its address only.
+func (p *Proxy) clientAllowed(c net.Conn) bool {
+	if len(p.cfg.Clients) == 0 {
+		return true
+	}
+	peer := netip.MustParseAddrPort("0.0.0.0:0")
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		peer = a.AddrPort()
+	}
+	addr := peer.Addr().Unmap()
+	for _, pr := range p.cfg.Clients {
+		if pr.Contains(addr) {
+			return true
+		}
+	}
+	c.Close()
+	e := &accessEntry{start: time.Now(), Client: netip.AddrPortFrom(addr, peer.Port()).String(), Decision: "reject",
+		Error: "client not allowed: " + addr.String() + " is outside " + prefixList(p.cfg.Clients)}
+	p.access.write(e)
+	return false
+}
+
+// normalizePrefixes masks each prefix and rewrites IPv4-mapped IPv6 ones
+// (::ffff:10.0.0.0/104) as IPv4, the form peers are compared in.
+func normalizePrefixes(ps []netip.Prefix) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(ps))
+	for _, pr := range ps {
+		if a := pr.Addr(); a.Is4In6() && pr.Bits() >= 96 {
+			pr = netip.PrefixFrom(a.Unmap(), pr.Bits()-96)
+		}
+		out = append(out, pr.Masked())
+	}
+	return out
+}
+
+// prefixList is ps as "a, b".
+func prefixList(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, pr := range ps {
+		s[i] = pr.String()
+	}
+	return strings.Join(s, ", ")
 }
 
 // Shutdown stops accepting, closes idle connections, lets requests and

@@ -167,13 +167,20 @@ func startProxy(t testing.TB, routes string) *testProxy {
 
 func startProxyIn(t testing.TB, routes string, w *world) *testProxy {
 	t.Helper()
+	return startProxyWith(t, routes, w, "127.0.0.1:0", nil)
+}
+
+// startProxyWith is startProxyIn listening on addr, with its Config
+// changed by tweak (when not nil) before New.
+func startProxyWith(t testing.TB, routes string, w *world, addr string, tweak func(*Config)) *testProxy {
+	t.Helper()
 	ca, _ := newTestCA(t, "bottle test CA")
 	file := filepath.Join(t.TempDir(), "routes.yaml")
 	if err := os.WriteFile(file, []byte(routes), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tp := &testProxy{routes: file, ca: ca, world: w, accessLog: &syncBuffer{}, log: &syncBuffer{}}
-	p, err := New(Config{
+	cfg := Config{
 		RoutesFile: file,
 		CA:         ca,
 		RootCAs:    w.upstreamCA.pool(),
@@ -182,11 +189,15 @@ func startProxyIn(t testing.TB, routes string, w *world) *testProxy {
 		AccessLog:  tp.accessLog,
 		Log:        tp.log,
 		Spin:       200 * time.Microsecond, // as bottle egress runs
-	})
+	}
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,7 @@ package builtins
 
 // Allowlist family: the allowlist module.
 //
-//	allowlist.parse(text) -> sorted-as-given list of hosts: one host a line,
+//	allowlist.parse(text, name=None) -> sorted-as-given list of hosts: one host a line,
 //	    "#" comments (whole-line or trailing) and blank lines ignored, "*.suffix"
 //	    wildcards, lowercased, deduplicated; an invalid host (internal/hostname:
 //	    the rules routes follow; no IP literal, no wildcard over a public
@@ -20,19 +20,24 @@ import (
 
 func allowlistBuiltins() []Builtin {
 	return module("allowlist", "host allowlists, one host a line",
-		def("allowlist.parse", "allowlist.parse(text)", "hosts of an allowlist text; an invalid host is an error naming its line", pure, allowlistParse),
+		def("allowlist.parse", "allowlist.parse(text, name=None)", "hosts of an allowlist text; an invalid host is an error naming its line (as name:line when name, a file name, is given)", pure, allowlistParse),
 		def("allowlist.render", "allowlist.render(hosts)", "an allowlist text from a list of hosts, one a line", pure, allowlistRender),
 	)
 }
 
 func allowlistParse(_ *starlark.Thread, _ *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var text string
-	if err := starlark.UnpackArgs(name, args, kwargs, "text", &text); err != nil {
+	var file starlark.Value = starlark.None
+	if err := starlark.UnpackArgs(name, args, kwargs, "text", &text, "name?", &file); err != nil {
+		return nil, err
+	}
+	fname, err := fileName(name, file)
+	if err != nil {
 		return nil, err
 	}
 	hosts, err := parseAllowlist(text)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, fmt.Errorf("%s: %w", name, withFile(err, fname))
 	}
 	out := make([]starlark.Value, len(hosts))
 	for i, h := range hosts {

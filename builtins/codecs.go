@@ -163,13 +163,9 @@ func yamlDecode(_ *starlark.Thread, _ *Env, name string, args starlark.Tuple, kw
 	if err := starlark.UnpackArgs(name, args, kwargs, "s", &s, "name?", &file); err != nil {
 		return nil, err
 	}
-	var fname string
-	switch f := file.(type) {
-	case starlark.NoneType:
-	case starlark.String:
-		fname = string(f)
-	default:
-		return nil, fmt.Errorf("%s: name: want a string or None, got %s", name, file.Type())
+	fname, err := fileName(name, file)
+	if err != nil {
+		return nil, err
 	}
 	v, err := decodeYAML(s)
 	if err != nil {
@@ -178,20 +174,33 @@ func yamlDecode(_ *starlark.Thread, _ *Env, name string, args starlark.Tuple, kw
 	return v, nil
 }
 
-// yamlErrLineRE matches the "line N: " that decodeYAML's errors start with.
-var yamlErrLineRE = regexp.MustCompile(`^line (\d+): `)
+// errLineRE matches the "line N: " that starts an error (or each line of a
+// list of them), as decodeYAML, routes_check and allowlist.parse write it.
+var errLineRE = regexp.MustCompile(`(?m)^(\s*)line (\d+): `)
 
-// withFile turns decodeYAML's "line N: msg" into "file:N: msg" (and any
-// other error into "file: msg"); file "" leaves err as it is.
+// withFile turns "line N: msg" into "file:N: msg", on every line of err
+// (and an error without one into "file: msg"); file "" leaves err as it is.
 func withFile(err error, file string) error {
 	if file == "" {
 		return err
 	}
 	msg := err.Error()
-	if m := yamlErrLineRE.FindStringSubmatch(msg); m != nil {
-		return fmt.Errorf("%s:%s: %s", file, m[1], msg[len(m[0]):])
+	if !errLineRE.MatchString(msg) {
+		return fmt.Errorf("%s: %s", file, msg)
 	}
-	return fmt.Errorf("%s: %s", file, msg)
+	return errors.New(errLineRE.ReplaceAllString(msg, "${1}"+strings.ReplaceAll(file, "$", "$$")+":${2}: "))
+}
+
+// fileName unpacks the name= parameter of a builtin that parses a file's
+// text (None: no name).
+func fileName(builtin string, v starlark.Value) (string, error) {
+	switch f := v.(type) {
+	case starlark.NoneType:
+		return "", nil
+	case starlark.String:
+		return string(f), nil
+	}
+	return "", fmt.Errorf("%s: name: want a string or None, got %s", builtin, v.Type())
 }
 
 var yamlLineRE = regexp.MustCompile(`^yaml: (?:unmarshal errors:\n\s*)?line (\d+): `)

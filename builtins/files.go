@@ -401,9 +401,21 @@ func readFile(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kw
 	}
 	data, err := os.ReadFile(resolve(env, p))
 	if err != nil {
-		return nil, err
+		return nil, readError(p, err)
 	}
 	return starlark.String(data), nil
+}
+
+// readError says what to do about the mistakes people make with a path:
+// one that does not exist, one that is a directory.
+func readError(p string, err error) error {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("%s: no such file; check the path (a relative one is from the directory bottle runs in)", p)
+	case errors.Is(err, syscall.EISDIR):
+		return fmt.Errorf("%s is a directory; give the path of a file in it", p)
+	}
+	return err
 }
 
 func exists(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

@@ -130,7 +130,7 @@ func ParseArgs(kvs []string) (map[string]string, error) {
 			return nil, &UsageError{fmt.Errorf("argument %q: key %q must be a name (letters, digits, _; not starting with a digit)", kv, k)}
 		}
 		if _, dup := m[k]; dup {
-			return nil, &UsageError{fmt.Errorf("argument %s given twice", k)}
+			return nil, &UsageError{fmt.Errorf("argument %s given twice (%s=%s and %s=%s); give it once", k, k, m[k], k, v)}
 		}
 		m[k] = v
 	}

@@ -24,6 +24,8 @@ import (
 	starjson "go.starlark.net/lib/json"
 	"go.starlark.net/starlark"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/bottle-sh/bottle/internal/yamlhint"
 )
 
 func codecsBuiltins() []Builtin {
@@ -261,27 +263,14 @@ func decodeYAML(s string) (starlark.Value, error) {
 
 // yamlError turns a parse error into "line N: what; how to fix it".
 func yamlError(s string, err error) error {
-	msg := err.Error()
-	if strings.Contains(msg, "tab character") || strings.Contains(msg, "cannot start any token") {
-		if n := tabIndentedLine(s); n > 0 {
-			return fmt.Errorf("line %d: YAML does not allow tabs for indentation; indent this line with spaces", n)
-		}
+	if tab := yamlhint.Tab(s, err); tab != nil {
+		return tab
 	}
+	msg := err.Error()
 	if m := yamlLineRE.FindStringSubmatch(msg); m != nil {
 		return fmt.Errorf("line %s: %s%s", m[1], msg[len(m[0]):], yamlHint(msg))
 	}
 	return fmt.Errorf("%s%s", strings.TrimPrefix(msg, "yaml: "), yamlHint(msg))
-}
-
-// tabIndentedLine is the number of the first line indented with a tab, or 0.
-func tabIndentedLine(s string) int {
-	for i, line := range strings.Split(s, "\n") {
-		indent := line[:len(line)-len(strings.TrimLeft(line, " \t"))]
-		if strings.Contains(indent, "\t") && strings.TrimSpace(line) != "" {
-			return i + 1
-		}
-	}
-	return 0
 }
 
 // secondDocumentLine is the line of the "---" that starts a second document

@@ -12,6 +12,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/bottle-sh/bottle/internal/hostname"
+	"github.com/bottle-sh/bottle/internal/yamlhint"
 )
 
 // Routes is a parsed and validated routes.yaml. It is immutable once parsed:
@@ -166,11 +167,14 @@ func ParseRoutes(data []byte) (*Routes, error) {
 	var doc yaml.Node
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	if err := dec.Decode(&doc); err != nil {
+		if tab := yamlhint.Tab(string(data), err); tab != nil {
+			return nil, tab
+		}
 		return nil, fmt.Errorf("invalid YAML: %s", strings.TrimPrefix(err.Error(), "yaml: "))
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		return nil, fmt.Errorf("line %d: a routes file holds one YAML document; found a second", extra.Line)
+		return nil, fmt.Errorf("line %d: a routes file holds one YAML document; found a second (remove this \"---\" and what follows, or merge it into the first)", extra.Line)
 	}
 	p := &routesParser{}
 	rs := p.file(&doc)

@@ -105,6 +105,7 @@ func TestParseRoutesErrors(t *testing.T) {
 		{"url host", "routes:\n  - host: https://a.com/\n", []string{"line 2: host:", "URL"}},
 		{"port", "routes:\n  - host: a.com:443\n", []string{"line 2: host:", "port"}},
 		{"tld wildcard", "routes:\n  - host: \"*.com\"\n", []string{"line 2: host:", `public suffix "com"`}},
+		{"tab", "routes:\n\t- host: a.com\n", []string{"line 2: YAML does not allow tabs for indentation"}},
 		{"public suffix wildcard", "routes:\n  - host: \"*.co.uk\"\n", []string{"line 2: host:", `public suffix "co.uk"`, "*.example.co.uk"}},
 		{"mid wildcard", "routes:\n  - host: \"a.*.com\"\n", []string{"line 2: host:", "wildcard"}},
 		{"dup host", "routes:\n  - host: a.com\n  - host: A.com\n", []string{"line 3: host:", "line 2"}},

@@ -24,8 +24,9 @@
 // host, never on the Host header; a Host header that disagrees is a 400.
 // A CONNECT is routed on its target. Hosts are compared lowercased, without
 // a trailing dot and without IPv6 brackets; the host routed on is the host
-// dialled. A route matches its host on every port (routes.yaml has no
-// ports, so "github.com" also allows github.com:22 for git over ssh).
+// dialled (subject to the address check below). A route matches its host
+// on every port (routes.yaml has no ports, so "github.com" also allows
+// github.com:22 for git over ssh).
 // No route, or a path or method the route does not allow: 403 with a
 // one-line body naming the host and the routes file. A CONNECT to a route without paths, methods or inject is a
 // plain tunnel: the proxy never sees the bytes. A CONNECT to a route with
@@ -44,6 +45,17 @@
 // Config.RootCAs. Inject deletes the client's header and sets the value of
 // an environment variable of the sidecar; a route with inject refuses plain
 // http, which would put the secret on the wire in clear.
+//
+// Special-purpose addresses (private.go: loopback, private-use,
+// link-local, CGNAT, multicast, ULA... and the IPv4-mapped, NAT64 and
+// 6to4 forms of those) are not dialled unless the route opts in with
+// "private: true" or "private: [CIDR, ...]". The check is the dialer's
+// Control function, so it sees the address actually connected to, every
+// address a name resolves to in turn, and what Config.Resolve (--resolve)
+// mapped a name to. A refusal is a 403 naming the address and its block,
+// logged with decision "deny" and error "private address ADDR (CLASS
+// BLOCK)". Config.Upstream, the operator's next proxy, is exempt; it
+// resolves the hosts behind it itself, so with one the check is its job.
 //
 // Config.Clients (--clients CIDR,...) are the networks the proxy serves: a
 // peer outside them is closed at once, unread, with an access-log line

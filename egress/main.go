@@ -117,12 +117,11 @@ and exits 0. Access log: one JSON line per request on stdout; status lines
 		cfg.Upstream = u
 	}
 	if len(resolve) > 0 {
-		d := &net.Dialer{Timeout: 15 * time.Second}
-		cfg.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
-			if to, ok := resolve[addr]; ok {
-				addr = to
+		cfg.Resolve = func(hostport string) string {
+			if to, ok := resolve[hostport]; ok {
+				return to
 			}
-			return d.DialContext(ctx, network, addr)
+			return hostport
 		}
 	}
 

@@ -133,7 +133,7 @@ func TestProcessReloadAndTerm(t *testing.T) {
 		t.Fatalf("intercepted, upstream trusted through SSL_CERT_FILE: %d", s)
 	}
 
-	p.writeInPlace(t, "routes:\n  - host: evil.test\n  - host: plain.example.test\n    methods: [GET]\n")
+	p.writeInPlace(t, "routes:\n  - host: evil.test\n    private: true\n  - host: plain.example.test\n    private: true\n    methods: [GET]\n")
 	p.signal(t, syscall.SIGHUP)
 	if m := p.waitLog(t, loaded, 2); m[1] != "2" {
 		t.Fatalf("reload loaded %s routes, want 2", m[1])
@@ -146,10 +146,10 @@ func TestProcessReloadAndTerm(t *testing.T) {
 	}
 
 	// A partial file, as a reader can see it while the host writes.
-	p.writeInPlace(t, "routes:\n  - host: evil.test\n  - host: plain.exa")
+	p.writeInPlace(t, "routes:\n  - host: evil.test\n    private: true\n  - host: plain.exa")
 	p.signal(t, syscall.SIGHUP)
 	m := p.waitLog(t, regexp.MustCompile(`egress: reload failed: (.*); keeping (\d+) route\(s\)`), 1)
-	if m[2] != "2" || !strings.Contains(m[1], p.routes) || !strings.Contains(m[1], "line 3") {
+	if m[2] != "2" || !strings.Contains(m[1], p.routes) || !strings.Contains(m[1], "line 4") {
 		t.Errorf("reload failure line: %q", m[0])
 	}
 	if s := status("http://plain.example.test/"); s != 200 {
@@ -211,7 +211,7 @@ func TestProcessConcurrentReloads(t *testing.T) {
 	}
 	p := startProcess(t, testRoutes)
 	p.waitLog(t, loaded, 1)
-	alt := testRoutes + "  - host: evil.test\n"
+	alt := testRoutes + "  - host: evil.test\n    private: true\n"
 	tr := p.tp.client(t).Transport.(*http.Transport)
 	tr.MaxIdleConnsPerHost = 200
 	tr.TLSClientConfig = &tls.Config{RootCAs: tr.TLSClientConfig.RootCAs}

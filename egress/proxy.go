@@ -30,9 +30,16 @@ type Config struct {
 	Upstream   *url.URL       // next proxy (http://host:port) for allowed traffic; nil dials directly
 	RootCAs    *x509.CertPool // trust for upstream TLS; nil means the system roots (SSL_CERT_FILE honoured)
 
-	// Dial opens upstream connections (to hosts, or to Upstream). nil uses a
-	// net.Dialer. Tests point names like api.example.test at loopback here.
-	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Resolve, when set, maps the "host:port" the proxy is about to dial
+	// to the address to dial instead (--resolve; tests point names like
+	// api.example.test at loopback here). The address check applies to
+	// what is finally dialled.
+	Resolve func(hostport string) string
+	// Dialer opens TCP connections; nil is a net.Dialer with a 15s timeout.
+	// The proxy refuses special-purpose addresses (loopback, private...)
+	// that the route does not allow (private:) in its own Control
+	// function, which then calls the Dialer's Control or ControlContext.
+	Dialer *net.Dialer
 	// Getenv reads injected secrets. nil uses os.Getenv.
 	Getenv func(string) string
 
@@ -61,6 +68,7 @@ type Proxy struct {
 	readFile  func(string) ([]byte, error) // os.ReadFile; tests stub it
 	tlsClient *tls.Config                  // to real hosts; cloned per connection for ServerName
 	tlsServer *tls.Config
+	dialer    *net.Dialer // Config.Dialer with the address check (private.go)
 	access    *accessLog
 	// upstreamAuth is the Proxy-Authorization value for the next proxy
 	// (from --upstream's user:password), "" without credentials.
@@ -96,20 +104,8 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.Upstream != nil && cfg.Upstream.Scheme != "http" {
 		return nil, fmt.Errorf("egress: upstream %s: only http:// proxies are supported", cfg.Upstream)
 	}
-	if cfg.Dial == nil {
-		d := &net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}
-		cfg.Dial = d.DialContext
-	}
 	if cfg.Spin < 0 || cfg.Spin > maxSpin {
 		return nil, fmt.Errorf("egress: spin %v: want 0 to %v", cfg.Spin, maxSpin)
-	}
-	dial := cfg.Dial
-	cfg.Dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		c, err := dial(ctx, network, addr)
-		if err != nil {
-			return nil, err
-		}
-		return wrapFast(c, cfg.Spin), nil
 	}
 	if cfg.Getenv == nil {
 		cfg.Getenv = os.Getenv
@@ -123,8 +119,13 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.Log == nil {
 		cfg.Log = io.Discard
 	}
+	dialer := net.Dialer{Timeout: 15 * time.Second, KeepAlive: 30 * time.Second}
+	if cfg.Dialer != nil {
+		dialer = *cfg.Dialer
+	}
 	p := &Proxy{
 		cfg:       cfg,
+		dialer:    checkedDialer(dialer),
 		access:    newAccessLog(cfg.AccessLog),
 		listeners: map[net.Listener]struct{}{},
 		conns:     map[*clientConn]struct{}{},

@@ -24,6 +24,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -110,19 +111,24 @@ func newWorld(t testing.TB) *world {
 	return w
 }
 
-func (w *world) dial(ctx context.Context, network, addr string) (net.Conn, error) {
-	if to, ok := w.addrs[addr]; ok {
-		addr = to
+// resolve is Config.Resolve: the test upstreams' names to their addresses.
+func (w *world) resolve(hostport string) string {
+	if to, ok := w.addrs[hostport]; ok {
+		return to
 	}
-	var d net.Dialer
-	return d.DialContext(ctx, network, addr)
+	return hostport
 }
 
+// testRoutes' upstreams are on loopback: every route opts in to it.
 const testRoutes = `routes:
   - host: plain.example.test
+    private: true
   - host: tunnel.example.test
+    private: true
   - host: "*.wild.test"
+    private: true
   - host: api.example.test
+    private: true
     paths: ["/v1/"]
     methods: [GET, POST]
     inject:
@@ -184,7 +190,7 @@ func startProxyWith(t testing.TB, routes string, w *world, addr string, tweak fu
 		RoutesFile: file,
 		CA:         ca,
 		RootCAs:    w.upstreamCA.pool(),
-		Dial:       w.dial,
+		Resolve:    w.resolve,
 		Getenv:     func(k string) string { return map[string]string{"TEST_API_KEY": testSecret}[k] },
 		AccessLog:  tp.accessLog,
 		Log:        tp.log,
@@ -459,7 +465,7 @@ func TestReloadKeepsOldRoutesOnBadFile(t *testing.T) {
 	if resp, _ := get(t, c, "GET", "http://plain.example.test/"); resp == nil || resp.StatusCode != 200 {
 		t.Fatalf("old routes stopped serving: %v", resp)
 	}
-	os.WriteFile(tp.routes, []byte("routes:\n  - host: evil.test\n"), 0o644)
+	os.WriteFile(tp.routes, []byte("routes:\n  - host: evil.test\n    private: true\n"), 0o644)
 	if err := tp.Reload(); err != nil {
 		t.Fatal(err)
 	}
@@ -478,7 +484,7 @@ func TestInterceptNeedsCA(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "routes.yaml")
 	os.WriteFile(file, []byte(testRoutes), 0o644)
 	_, err := New(Config{RoutesFile: file})
-	if err == nil || !strings.Contains(err.Error(), "line 5: host: api.example.test") || !strings.Contains(err.Error(), "--ca") {
+	if err == nil || !strings.Contains(err.Error(), "line 8: host: api.example.test") || !strings.Contains(err.Error(), "--ca") {
 		t.Fatalf("got %v", err)
 	}
 }
@@ -493,13 +499,15 @@ func TestUpstreamProxy(t *testing.T) {
 	p2, err := New(Config{
 		RoutesFile: first.routes, CA: first.ca, RootCAs: roots,
 		Upstream: next.url, Getenv: func(string) string { return testSecret },
-		Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		// The routes opt in to loopback, but the next proxy is the only
+		// address this proxy may dial: it is exempt from the check, and
+		// everything else goes through it.
+		Dialer: &net.Dialer{Control: func(network, addr string, _ syscall.RawConn) error {
 			if addr != next.url.Host {
-				return nil, fmt.Errorf("dialled %s directly instead of through the upstream proxy", addr)
+				return fmt.Errorf("dialled %s directly instead of through the upstream proxy", addr)
 			}
-			var d net.Dialer
-			return d.DialContext(ctx, network, addr)
-		},
+			return nil
+		}},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -638,7 +646,7 @@ func TestUpstreamProxyCredentialsOnPlainHTTP(t *testing.T) {
 // they are (host removed, or given rules that need interception); tunnels
 // to hosts still allowed stay open.
 func TestReloadCutsTunnelsNoLongerAllowed(t *testing.T) {
-	tp := startProxy(t, testRoutes+"  - host: keep.example.test\n")
+	tp := startProxy(t, testRoutes+"  - host: keep.example.test\n    private: true\n")
 	tp.world.addrs["keep.example.test:443"] = tp.world.httpsAddr
 	tunnel := func(target string) net.Conn {
 		c, err := net.Dial("tcp", tp.url.Host)
@@ -655,7 +663,7 @@ func TestReloadCutsTunnelsNoLongerAllowed(t *testing.T) {
 		return c
 	}
 	gone, kept := tunnel("tunnel.example.test:443"), tunnel("keep.example.test:443")
-	os.WriteFile(tp.routes, []byte("routes:\n  - host: keep.example.test\n"), 0o644)
+	os.WriteFile(tp.routes, []byte("routes:\n  - host: keep.example.test\n    private: true\n"), 0o644)
 	if err := tp.Reload(); err != nil {
 		t.Fatal(err)
 	}

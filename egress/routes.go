@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net/netip"
 	"net/textproto"
 	"os"
 	"sort"
@@ -31,7 +32,11 @@ type Route struct {
 	Paths   []string // path prefixes; empty allows every path
 	Methods []string // upper-case methods; empty allows every method
 	Inject  *Inject  // nil: the client's headers pass through untouched
-	Line    int      // line of the route in the file, for messages and logs
+	// Private are the special-purpose networks (loopback, private-use,
+	// link-local...; private.go) the route may dial: nil allows none,
+	// "private: true" is 0.0.0.0/0 and ::/0, a list is those networks.
+	Private []netip.Prefix
+	Line    int // line of the route in the file, for messages and logs
 }
 
 // Inject replaces one request header with a secret from the sidecar's
@@ -294,14 +299,56 @@ func (p *routesParser) route(n *yaml.Node) (Route, bool) {
 			}
 		case "inject":
 			r.Inject = p.inject(v)
+		case "private":
+			r.Private = p.private(v)
 		default:
-			p.errorf(k.Line, k.Value, "unknown key (a route has host, paths, methods, inject)")
+			p.errorf(k.Line, k.Value, "unknown key (a route has host, paths, methods, inject, private)")
 		}
 	}
 	if !hostSeen {
 		p.errorf(n.Line, "host", "missing: every route names a host")
 	}
 	return r, len(p.errs) == before
+}
+
+// anyAddress is "private: true": every special-purpose network.
+var anyAddress = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
+
+// private parses a route's private: true, false, or a list of networks
+// (CIDRs, or single addresses).
+func (p *routesParser) private(n *yaml.Node) []netip.Prefix {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!bool" {
+		if n.Value == "true" || n.Value == "True" || n.Value == "TRUE" {
+			return anyAddress
+		}
+		return nil
+	}
+	if n.Kind != yaml.SequenceNode {
+		p.errorf(n.Line, "private", "expected true, false or a list of networks (10.0.0.0/8, fd00::/8, 192.168.1.5), found %s", kindName(n))
+		return nil
+	}
+	var ps []netip.Prefix
+	for _, item := range p.list(n, "private") {
+		s, ok := p.scalar(item, "private")
+		if !ok {
+			continue
+		}
+		pr, err := netip.ParsePrefix(s)
+		if err != nil {
+			a, aerr := netip.ParseAddr(s)
+			if aerr != nil || a.Zone() != "" {
+				p.errorf(item.Line, "private", "%q is not a network (10.0.0.0/8) or an address", s)
+				continue
+			}
+			pr = netip.PrefixFrom(a, a.BitLen())
+		}
+		if pr.Masked() != pr {
+			p.errorf(item.Line, "private", "%q has bits set past the prefix length; did you mean %s?", s, pr.Masked())
+			continue
+		}
+		ps = append(ps, normalizePrefixes([]netip.Prefix{pr})...)
+	}
+	return ps
 }
 
 func (p *routesParser) inject(n *yaml.Node) *Inject {

@@ -225,16 +225,14 @@ func (p *Proxy) handle(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.W
 			return false
 		}
 	}
-	resp, err := p.roundTrip(cc, up, out)
+	resp, err := p.roundTrip(cc, up, out, route.Private)
 	if err == nil && resp.StatusCode == http.StatusSwitchingProtocols {
 		resp.Body.Close()
 		up.close()
 		err = errUpgrade
 	}
 	if err != nil {
-		e.Decision = "error"
-		e.Error = err.Error()
-		p.refuse(bw, e, http.StatusBadGateway, fmt.Sprintf("%s: %v", host, err), false)
+		p.refuseDial(bw, e, host, route, err, false)
 		return false
 	}
 	defer resp.Body.Close()
@@ -619,11 +617,9 @@ func (p *Proxy) connect(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.
 		p.intercept(cc, c, br, bw, host, port, e)
 		return
 	}
-	up, err := p.dialTunnel(p.ctx, net.JoinHostPort(host, port))
+	up, err := p.dialTunnel(p.ctx, net.JoinHostPort(host, port), route.Private)
 	if err != nil {
-		e.Decision = "error"
-		e.Error = err.Error()
-		p.refuse(bw, e, http.StatusBadGateway, fmt.Sprintf("%s: %v", req.URL.Host, err), false)
+		p.refuseDial(bw, e, host, route, err, false)
 		return
 	}
 	defer up.Close()
@@ -695,18 +691,30 @@ func (p *Proxy) intercept(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufi
 	p.serveConn(cc, tc, inner, ic)
 }
 
+// refuseDial answers a request whose upstream could not be dialled: 403
+// when the address is one the route does not allow (private:), else 502.
+func (p *Proxy) refuseDial(bw *bufio.Writer, e *accessEntry, host string, route *Route, err error, keep bool) {
+	e.Error = err.Error()
+	var pe *privateAddrError
+	if errors.As(err, &pe) {
+		e.Decision = "deny"
+		e.Error = pe.Error()
+		p.refuse(bw, e, http.StatusForbidden, fmt.Sprintf("%s is at %s; the route on line %d of %s does not allow it (private: true, or a list of networks, allows it)",
+			host, pe, route.Line, p.cfg.RoutesFile), keep)
+		return
+	}
+	e.Decision = "error"
+	p.refuse(bw, e, http.StatusBadGateway, fmt.Sprintf("%s: %v", host, err), keep)
+}
+
 // dialTunnel opens a byte stream to hostport, through the upstream proxy's
-// CONNECT when there is one.
-func (p *Proxy) dialTunnel(ctx context.Context, hostport string) (net.Conn, error) {
+// CONNECT when there is one; allow is the route's private: networks.
+func (p *Proxy) dialTunnel(ctx context.Context, hostport string, allow []netip.Prefix) (net.Conn, error) {
 	u := p.cfg.Upstream
 	if u == nil {
-		return p.cfg.Dial(ctx, "tcp", hostport)
+		return p.dial(ctx, hostport, allow)
 	}
-	addr := u.Host
-	if u.Port() == "" {
-		addr = net.JoinHostPort(u.Hostname(), "80")
-	}
-	c, err := p.cfg.Dial(ctx, "tcp", addr)
+	c, err := p.dialNextProxy(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("upstream proxy %s: %w", u.Host, err)
 	}

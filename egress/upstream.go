@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
+	"slices"
 	"time"
 )
 
@@ -19,7 +21,8 @@ import (
 // hand-off to a pool's reader and writer goroutines. That hand-off was
 // most of the per-request cost with net/http's Transport.
 type upstream struct {
-	scheme, host string // what it was dialled for: out.URL's Scheme and Host
+	scheme, host string         // what it was dialled for: out.URL's Scheme and Host
+	allow        []netip.Prefix // and the route's private: networks it was dialled under
 	conn         net.Conn
 	raw          net.Conn  // the TCP connection under conn, for the stale check
 	idle         time.Time // when the last response ended
@@ -37,16 +40,17 @@ func (u *upstream) close() {
 }
 
 // roundTrip sends out on the client connection's upstream, dialling it
-// first if it is missing or for another host, and returns the response
-// head. The caller reads the body to EOF, then calls done.
-func (p *Proxy) roundTrip(cc *clientConn, u *upstream, out *http.Request) (*http.Response, error) {
+// first if it is missing, for another host or was dialled under other
+// private: networks (allow, the route's), and returns the response head.
+// The caller reads the body to EOF, then calls done.
+func (p *Proxy) roundTrip(cc *clientConn, u *upstream, out *http.Request, allow []netip.Prefix) (*http.Response, error) {
 	for attempt := 0; ; attempt++ {
-		if u.conn != nil && (u.scheme != out.URL.Scheme || u.host != out.URL.Host || time.Since(u.idle) > staleCheckAfter && stale(u.raw)) {
+		if u.conn != nil && (u.scheme != out.URL.Scheme || u.host != out.URL.Host || !slices.Equal(u.allow, allow) || time.Since(u.idle) > staleCheckAfter && stale(u.raw)) {
 			u.close()
 		}
 		if u.conn == nil {
 			u.close()
-			if err := p.dialUpstream(cc, u, out); err != nil {
+			if err := p.dialUpstream(cc, u, out, allow); err != nil {
 				return nil, err
 			}
 		}
@@ -117,7 +121,7 @@ func (u *upstream) done(resp *http.Response, bodyRead bool) {
 // body is still retried once).
 const staleCheckAfter = 500 * time.Millisecond
 
-func (p *Proxy) dialUpstream(cc *clientConn, u *upstream, out *http.Request) error {
+func (p *Proxy) dialUpstream(cc *clientConn, u *upstream, out *http.Request, allow []netip.Prefix) error {
 	ctx, cancel := context.WithTimeout(p.ctx, 30*time.Second)
 	defer cancel()
 	hostport := out.URL.Host
@@ -128,16 +132,16 @@ func (p *Proxy) dialUpstream(cc *clientConn, u *upstream, out *http.Request) err
 	var err error
 	switch {
 	case out.URL.Scheme == "http" && p.cfg.Upstream != nil:
-		c, err = p.cfg.Dial(ctx, "tcp", p.upstreamAddr())
+		c, err = p.dialNextProxy(ctx)
 		raw = c
 		if err != nil {
 			err = fmt.Errorf("upstream proxy %s: %w", p.cfg.Upstream.Host, err)
 		}
 	case out.URL.Scheme == "http":
-		c, err = p.cfg.Dial(ctx, "tcp", hostport)
+		c, err = p.dial(ctx, hostport, allow)
 		raw = c
 	default:
-		c, err = p.dialTunnel(ctx, hostport)
+		c, err = p.dialTunnel(ctx, hostport, allow)
 		raw = c
 		if err == nil {
 			c, err = p.clientTLS(ctx, c, out.URL.Hostname())
@@ -148,7 +152,7 @@ func (p *Proxy) dialUpstream(cc *clientConn, u *upstream, out *http.Request) err
 	}
 	cc.setUpstream(c)
 	lim := &headLimit{r: c, n: -1}
-	*u = upstream{scheme: out.URL.Scheme, host: out.URL.Host, conn: c, raw: raw, idle: time.Now(), br: bufio.NewReaderSize(lim, 4<<10), bw: bufio.NewWriterSize(c, 4<<10), lim: lim}
+	*u = upstream{scheme: out.URL.Scheme, host: out.URL.Host, allow: allow, conn: c, raw: raw, idle: time.Now(), br: bufio.NewReaderSize(lim, 4<<10), bw: bufio.NewWriterSize(c, 4<<10), lim: lim}
 	return nil
 }
 

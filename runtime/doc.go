@@ -44,6 +44,12 @@
 // prints) plus args, a frozen dict of the KEY=VALUE strings given on the
 // command line. print() goes to the run's log output, like log().
 //
+// A recipe declares its arguments with params() (builtins/params.go) before
+// its first step; an argument params() refuses is a *builtins.ArgsError,
+// which Run returns as a *UsageError (exit 2): nothing ran. Under
+// Options.Help the recipe runs only up to params(), which writes its
+// parameters, with every step refused.
+//
 // # One thread, cancellation and limits
 //
 // A run executes on one starlark.Thread. SIGINT, SIGTERM (the caller's context)

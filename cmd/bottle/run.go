@@ -26,9 +26,11 @@ func init() {
 
 const runHelp = `Usage: bottle run [flags] RECIPE [KEY=VALUE ...]
 
-Run the Starlark recipe RECIPE as a transaction. KEY=VALUE pairs become the
-recipe's args dict (strings). Each step prints one line with its duration on
-stderr; log() and print() go to stdout.
+Run the Starlark recipe RECIPE as a transaction. KEY=VALUE pairs are the
+recipe's arguments: a recipe declares the ones it takes with params(), which
+refuses an unknown key or a bad value (exit 2) before anything runs, and
+'bottle run RECIPE -h' lists them. Each step prints one line with its
+duration on stderr; log() and print() go to stdout.
 
 If the recipe fails (an error, fail(), SIGINT/SIGTERM, --timeout, the step
 limit), every step it made is undone in reverse order, all of them even when
@@ -45,6 +47,7 @@ const runFooter = `
 Examples:
   bottle run recipes/start.star name=implementer
   bottle run --dry-run recipes/start.star name=implementer
+  bottle run recipes/start.star -h
   bottle run --timeout 2m --json recipes/stop.star slug=implementer
 
 Exit codes: 0 success, 1 failed and rolled back, 2 usage or syntax error

@@ -24,9 +24,10 @@
 // host, never on the Host header; a Host header that disagrees is a 400.
 // A CONNECT is routed on its target. Hosts are compared lowercased, without
 // a trailing dot and without IPv6 brackets; the host routed on is the host
-// dialled (subject to the address check below). A route matches its host
-// on every port (routes.yaml has no ports, so "github.com" also allows
-// github.com:22 for git over ssh).
+// dialled (subject to the address check below). A route without ports:
+// matches its host on every port ("github.com" also allows github.com:22
+// for git over ssh), except a route with inject: its credential goes to
+// port 443 only. "ports: [443, 8443]" limits a route to those ports.
 // No route, or a path or method the route does not allow: 403 with a
 // one-line body naming the host and the routes file. A CONNECT to a route without paths, methods or inject is a
 // plain tunnel: the proxy never sees the bytes. A CONNECT to a route with
@@ -42,9 +43,17 @@
 // paths: ["/"]) to have them intercepted and checked per request.
 // Once one direction of a plain tunnel ends, the other has 5 minutes.
 // Upstream TLS is verified against the system roots (SSL_CERT_FILE honoured) or
-// Config.RootCAs. Inject deletes the client's header and sets the value of
-// an environment variable of the sidecar; a route with inject refuses plain
-// http, which would put the secret on the wire in clear.
+// Config.RootCAs. Inject deletes the client's header (and any spelling of
+// it with "_" for "-", x_api_key, which some servers read as x-api-key)
+// and sets the value of an environment variable of the sidecar; a route
+// with inject refuses plain http, which would put the secret on the wire
+// in clear. A route with inject carries every method but TRACE and TRACK
+// (listed or not: the parser refuses them in its methods), which an
+// upstream answers by echoing the request, credential included, back to
+// the agent; CONNECT inside an intercepted connection is refused on every
+// route. A route with methods also refuses requests that carry
+// X-HTTP-Method-Override, X-HTTP-Method or X-Method-Override, with which
+// a server would run the request as another method.
 //
 // Special-purpose addresses (private.go: loopback, private-use,
 // link-local, CGNAT, multicast, ULA... and the IPv4-mapped, NAT64 and
@@ -94,7 +103,16 @@
 // Access log: one JSON line per request on Config.AccessLog, with time,
 // client, method, host, path (no query string), decision (allow, deny,
 // tunnel, intercept, reject, error), route, status, bytes, duration (ms)
-// and, for failures, error. No header value is ever logged. `bottle egress`
+// and, for failures, error. Nothing else the client sent is logged: no
+// header value (the Host header's neither), no raw request target; host
+// is empty when the target does not parse as a host, a method neither
+// standard nor in the route's methods is "OTHER", and a refusal of what
+// the client sent is logged as a fixed class ("malformed request", "bad
+// CONNECT target", "Host header disagrees with the URL"...), never as
+// Go's error text, which quotes the line it choked on. (The 400's body,
+// which only the client sees, says more.) The head is scanned up to its
+// first blank line, "\n\n" or "\r\n\r\n" whichever comes first, so a
+// bare-LF request followed by a pipelined one is read as two. `bottle egress`
 // writes the lines in batches, at most 50 ms late, and flushes on exit.
 //
 // # Sockets

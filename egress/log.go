@@ -3,16 +3,26 @@ package egress
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
+	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 )
 
-// accessEntry is one access-log line. Path carries no query string (query
-// strings hold tokens often enough) and no header value is ever logged, so
-// an injected secret cannot reach the log.
+// accessEntry is one access-log line. It holds the host, method and path
+// of a request and a fixed error text, never a value the client chose
+// elsewhere: Path carries no query string (query strings hold tokens often
+// enough), no header value is ever logged (nor the Host header), Host is
+// empty when the target did not parse as a host, a method that is neither
+// standard nor in the route's methods is "OTHER", and errors about what
+// the client sent are fixed classes ("malformed request"), not Go's text,
+// which quotes the header line or target it choked on.
 type accessEntry struct {
-	start time.Time
+	start        time.Time
+	routeMethods []string // the matched route's methods, logged as sent
 
 	Time     string  `json:"time"`     // RFC 3339, UTC, when the request arrived
 	Client   string  `json:"client"`   // client address
@@ -43,6 +53,9 @@ func (l *accessLog) write(e *accessEntry) {
 	if l.w == io.Discard {
 		return
 	}
+	if e.Method != "" && !standardMethods[e.Method] && !slices.Contains(e.routeMethods, e.Method) {
+		e.Method = "OTHER" // a token the client made up can be anything, a secret too
+	}
 	e.Time = e.start.UTC().Format(time.RFC3339Nano)
 	e.Duration = float64(time.Since(e.start).Microseconds()) / 1000
 	enc := lineEncoders.Get().(*lineEncoder)
@@ -55,6 +68,32 @@ func (l *accessLog) write(e *accessEntry) {
 	if enc.buf.Cap() <= 64<<10 { // a line with a long path is not kept
 		lineEncoders.Put(enc)
 	}
+}
+
+// standardMethods are logged as sent (RFC 9110, PATCH, WebDAV).
+var standardMethods = map[string]bool{
+	"GET": true, "HEAD": true, "POST": true, "PUT": true, "DELETE": true, "CONNECT": true, "OPTIONS": true,
+	"TRACE": true, "TRACK": true, "PATCH": true, "PROPFIND": true, "PROPPATCH": true, "MKCOL": true, "COPY": true,
+	"MOVE": true, "LOCK": true, "UNLOCK": true, "REPORT": true, "SEARCH": true, "QUERY": true,
+}
+
+// quotedValue is a Go-quoted string in an error's text.
+var quotedValue = regexp.MustCompile(`"(?:[^"\\]|\\.)*"`)
+
+// upstreamError is the access log's text for a failed dial or exchange
+// with an upstream: Go's error text with every quoted value cut (a
+// malformed response is quoted, and could echo what was sent), and a
+// malformed header line cut off.
+func upstreamError(err error) string {
+	var pe *privateAddrError
+	if errors.As(err, &pe) {
+		return pe.Error()
+	}
+	s := err.Error()
+	if i := strings.Index(s, "malformed MIME header"); i >= 0 {
+		s = s[:i] + "malformed MIME header line"
+	}
+	return quotedValue.ReplaceAllString(s, `"..."`)
 }
 
 // lineEncoder is a reusable buffer and JSON encoder for access-log lines,

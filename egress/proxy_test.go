@@ -77,6 +77,7 @@ type seen struct {
 	Path   string
 	Host   string
 	APIKey []string
+	Header http.Header // every header, as an upstream that echoes (TRACE) would show them
 }
 
 // world is a set of test upstreams on loopback, reachable by name through
@@ -94,7 +95,7 @@ func newWorld(t testing.TB) *world {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			io.Copy(io.Discard, r.Body)
 			w.Header().Set("Content-Type", "application/json")
-			json.NewEncoder(w).Encode(seen{Server: name, Method: r.Method, Path: r.URL.RequestURI(), Host: r.Host, APIKey: r.Header.Values("X-Api-Key")})
+			json.NewEncoder(w).Encode(seen{Server: name, Method: r.Method, Path: r.URL.RequestURI(), Host: r.Host, APIKey: r.Header.Values("X-Api-Key"), Header: r.Header})
 		})
 	}
 	plain := httptest.NewServer(handler("http"))

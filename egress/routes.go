@@ -7,7 +7,9 @@ import (
 	"net/netip"
 	"net/textproto"
 	"os"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -36,7 +38,10 @@ type Route struct {
 	// link-local...; private.go) the route may dial: nil allows none,
 	// "private: true" is 0.0.0.0/0 and ::/0, a list is those networks.
 	Private []netip.Prefix
-	Line    int // line of the route in the file, for messages and logs
+	// Ports the route allows; empty allows every port, except on a route
+	// with inject, which sends its credential to 443 only.
+	Ports []int
+	Line  int // line of the route in the file, for messages and logs
 }
 
 // Inject replaces one request header with a secret from the sidecar's
@@ -50,6 +55,21 @@ type Inject struct {
 // only then can paths, methods and injection be enforced.
 func (r *Route) Intercepts() bool {
 	return len(r.Paths) > 0 || len(r.Methods) > 0 || r.Inject != nil
+}
+
+// AllowsPort reports whether the route allows port: one of its ports;
+// without ports, any, or 443 only for a route with inject (a credential
+// goes to the one port the operator meant, not to whatever else of the
+// host's has a certificate for its name).
+func (r *Route) AllowsPort(port string) bool {
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		return false
+	}
+	if len(r.Ports) > 0 {
+		return slices.Contains(r.Ports, n)
+	}
+	return r.Inject == nil || n == 443
 }
 
 // Allows reports whether method and path (the request's escaped path) pass
@@ -301,12 +321,21 @@ func (p *routesParser) route(n *yaml.Node) (Route, bool) {
 			r.Inject = p.inject(v)
 		case "private":
 			r.Private = p.private(v)
+		case "ports":
+			r.Ports = p.ports(v)
 		default:
-			p.errorf(k.Line, k.Value, "unknown key (a route has host, paths, methods, inject, private)")
+			p.errorf(k.Line, k.Value, "unknown key (a route has host, paths, methods, inject, private, ports)")
 		}
 	}
 	if !hostSeen {
 		p.errorf(n.Line, "host", "missing: every route names a host")
+	}
+	if r.Inject != nil {
+		for _, m := range r.Methods {
+			if m == "TRACE" || m == "TRACK" {
+				p.errorf(n.Line, "methods", "%s on a route with inject would echo the credential back to the client; it is never sent", m)
+			}
+		}
 	}
 	return r, len(p.errs) == before
 }
@@ -349,6 +378,24 @@ func (p *routesParser) private(n *yaml.Node) []netip.Prefix {
 		ps = append(ps, normalizePrefixes([]netip.Prefix{pr})...)
 	}
 	return ps
+}
+
+// ports parses a route's ports: a list of port numbers.
+func (p *routesParser) ports(n *yaml.Node) []int {
+	var ports []int
+	for _, item := range p.list(n, "ports") {
+		s, ok := p.scalar(item, "ports")
+		if !ok {
+			continue
+		}
+		port, err := strconv.Atoi(s)
+		if err != nil || item.Tag != "!!int" || port < 1 || port > 65535 {
+			p.errorf(item.Line, "ports", "%q is not a port (a number from 1 to 65535)", s)
+			continue
+		}
+		ports = append(ports, port)
+	}
+	return ports
 }
 
 func (p *routesParser) inject(n *yaml.Node) *Inject {

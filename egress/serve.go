@@ -66,11 +66,13 @@ func (p *Proxy) serveConn(cc *clientConn, c net.Conn, br *bufio.Reader, tgt *int
 			deadline(time.Time{}) // a tunnel or a request body takes as long as it takes
 		}
 		e := &ent
-		*e = accessEntry{start: start, Client: cc.client, Method: head.method, Host: head.target}
+		// Logged: the method and the host only, and only what parses as
+		// such; never the raw target (a query string, junk) or Go's error
+		// text (it quotes header lines).
+		*e = accessEntry{start: start, Client: cc.client, Method: head.method, Host: targetHost(head.method, head.target)}
 		if err == nil && head.method == http.MethodConnect {
 			if _, _, perr := splitHostPort(head.target, ""); perr != nil {
-				e.Decision = "reject"
-				p.refuse(bw, e, http.StatusBadRequest, "CONNECT "+perr.Error(), false)
+				p.reject(bw, e, http.StatusBadRequest, "bad CONNECT target", "CONNECT "+perr.Error())
 				return
 			}
 		}
@@ -82,8 +84,11 @@ func (p *Proxy) serveConn(cc *clientConn, c net.Conn, br *bufio.Reader, tgt *int
 			if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || isTimeout(err) {
 				return // the client went away mid-request: nobody to answer
 			}
-			e.Decision = "reject"
-			p.refuse(bw, e, status, "malformed request: "+err.Error(), false)
+			class := "malformed request"
+			if status == http.StatusRequestHeaderFieldsTooLarge {
+				class = "request head too large"
+			}
+			p.reject(bw, e, status, class, "malformed request: "+err.Error())
 			return
 		}
 		if !p.handle(cc, c, br, bw, &up, &memo, req, head, tgt, e) {
@@ -99,21 +104,19 @@ func (p *Proxy) handle(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.W
 	e.Method = req.Method
 	e.Path = req.URL.EscapedPath()
 	keep := !req.Close
-	reject := func(msg string) bool {
-		e.Decision = "reject"
-		p.refuse(bw, e, http.StatusBadRequest, msg, false)
+	reject := func(class, msg string) bool {
+		p.reject(bw, e, http.StatusBadRequest, class, msg)
 		return false
 	}
 
 	if head.clAndTE {
-		e.Host = req.URL.Host
-		return reject("both Content-Length and Transfer-Encoding are set; send one")
+		e.Path = ""
+		return reject("both Content-Length and Transfer-Encoding", "both Content-Length and Transfer-Encoding are set; send one")
 	}
 	if req.Method == http.MethodConnect {
-		e.Host = req.URL.Host
 		e.Path = ""
 		if tgt != nil {
-			return reject("CONNECT inside an intercepted connection")
+			return reject("CONNECT inside an intercepted connection", "CONNECT inside an intercepted connection")
 		}
 		p.connect(cc, c, br, bw, req, rs, e)
 		return false
@@ -124,34 +127,31 @@ func (p *Proxy) handle(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.W
 	var scheme, host, port string
 	if tgt == nil {
 		if req.URL.Scheme == "" || req.URL.Host == "" {
-			e.Host = req.Host
-			return reject("this is a proxy: send absolute-form requests (GET http://host/path) or CONNECT host:port")
+			return reject("not a proxy request", "this is a proxy: send absolute-form requests (GET http://host/path) or CONNECT host:port")
 		}
 		if req.URL.Scheme != "http" {
-			e.Host = req.URL.Host
-			return reject(fmt.Sprintf("scheme %q: send https through CONNECT host:443", req.URL.Scheme))
+			return reject("scheme not http", fmt.Sprintf("scheme %q: send https through CONNECT host:443", req.URL.Scheme))
 		}
 		scheme = "http"
 		var err error
 		host, port, err = splitHostPort(req.URL.Host, "80")
-		e.Host = host
 		if err != nil {
-			return reject(err.Error())
+			return reject("bad host or port", err.Error())
 		}
+		e.Host = host
 		if head.host != "" && !memo.sameHost(head.host, req.URL.Host, "80") {
-			return reject(fmt.Sprintf("Host header %q disagrees with the request URL's host %q", head.host, req.URL.Host))
+			return reject("Host header disagrees with the URL", fmt.Sprintf("Host header %q disagrees with the request URL's host %q", head.host, req.URL.Host))
 		}
 	} else {
 		scheme, host, port = "https", tgt.host, tgt.port
 		e.Host = host
 		authority := req.Host // origin-form: the Host header; absolute-form: the URL's host
 		if req.URL.IsAbs() && req.URL.Scheme != "https" {
-			return reject(fmt.Sprintf("scheme %q inside a TLS tunnel", req.URL.Scheme))
+			return reject("scheme not https inside a TLS tunnel", fmt.Sprintf("scheme %q inside a TLS tunnel", req.URL.Scheme))
 		}
 		if authority != "" && !memo.sameHost(authority, tgt.hostport(), "443") {
-			e.Decision = "reject"
-			p.refuse(bw, e, http.StatusMisdirectedRequest,
-				fmt.Sprintf("request for %q does not name the CONNECT target %s", authority, host), false)
+			p.reject(bw, e, http.StatusMisdirectedRequest, "request names another host than the CONNECT target",
+				fmt.Sprintf("request for %q does not name the CONNECT target %s", authority, host))
 			return false
 		}
 	}
@@ -163,13 +163,19 @@ func (p *Proxy) handle(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.W
 		return keep && drain(req)
 	}
 	e.Route = route.Host
+	e.routeMethods = route.Methods
 	if len(route.Paths) > 0 && ambiguousPath(e.Path) {
-		return reject(fmt.Sprintf("path %q has dot segments or encoded slashes; the route on line %d allows only some paths", e.Path, route.Line))
+		return reject("ambiguous path", fmt.Sprintf("path %q has dot segments or encoded slashes; the route on line %d allows only some paths", e.Path, route.Line))
 	}
 	if !route.Allows(req.Method, e.Path) {
 		e.Decision = "deny"
 		p.refuse(bw, e, http.StatusForbidden, fmt.Sprintf("%s %s on %s is not allowed by the route on line %d of %s (%s)",
 			req.Method, e.Path, host, route.Line, p.cfg.RoutesFile, route.rules()), keep)
+		return keep && drain(req)
+	}
+	if why := route.refusesHeaders(req); why != "" {
+		e.Decision = "deny"
+		p.refuse(bw, e, http.StatusForbidden, fmt.Sprintf("%s on %s: %s (the route on line %d of %s)", req.Method, host, why, route.Line, p.cfg.RoutesFile), keep)
 		return keep && drain(req)
 	}
 	var secret string
@@ -179,6 +185,18 @@ func (p *Proxy) handle(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.W
 			p.refuse(bw, e, http.StatusForbidden, fmt.Sprintf("the route for %s injects a credential; use https (CONNECT) so it never crosses the network in clear", host), keep)
 			return keep && drain(req)
 		}
+		if req.Method == "TRACE" || req.Method == "TRACK" {
+			e.Decision = "deny"
+			p.refuse(bw, e, http.StatusForbidden, fmt.Sprintf("%s is never sent on the route for %s (line %d of %s): it injects a credential, and %s echoes the request, credential included, back", req.Method, host, route.Line, p.cfg.RoutesFile, req.Method), keep)
+			return keep && drain(req)
+		}
+	}
+	if !route.AllowsPort(port) {
+		e.Decision = "deny"
+		p.refuse(bw, e, http.StatusForbidden, portRefusal(host, port, route, p.cfg.RoutesFile), keep)
+		return keep && drain(req)
+	}
+	if route.Inject != nil {
 		if secret = p.cfg.Getenv(route.Inject.Env); secret == "" {
 			e.Decision = "error"
 			p.refuse(bw, e, http.StatusBadGateway, fmt.Sprintf("the route for %s injects %s from $%s, which is not set in the egress sidecar", host, route.Inject.Header, route.Inject.Env), keep)
@@ -215,7 +233,14 @@ func (p *Proxy) handle(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.W
 		out.Header["User-Agent"] = []string{""} // add none of our own
 	}
 	if route.Inject != nil {
-		out.Header.Del(route.Inject.Header) // the client's value never leaves
+		// The client's value never leaves, nor one under a spelling with
+		// "_" for "-" (x_api_key), which servers that map one to the
+		// other (CGI, nginx with underscores_in_headers) read as it.
+		for k := range out.Header {
+			if strings.EqualFold(strings.ReplaceAll(k, "_", "-"), route.Inject.Header) {
+				delete(out.Header, k)
+			}
+		}
 		out.Header.Set(route.Inject.Header, secret)
 	}
 	if expect {
@@ -241,11 +266,38 @@ func (p *Proxy) handle(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.W
 	closeAfter, err := writeResponse(bw, req, resp, &e.Bytes)
 	up.done(resp, err == nil)
 	if err != nil {
-		e.Error = err.Error()
+		e.Error = upstreamError(err)
 		keep = false
 	}
 	p.access.write(e)
 	return keep && !closeAfter && drain(req)
+}
+
+// portRefusal is the 403 body for a port the route does not allow.
+func portRefusal(host, port string, r *Route, file string) string {
+	if len(r.Ports) == 0 {
+		return fmt.Sprintf("port %s of %s: the route on line %d of %s injects a credential, which goes to port 443 only; list the ports it may go to (ports: [443, %s])", port, host, r.Line, file, port)
+	}
+	return fmt.Sprintf("port %s of %s is not in the ports of the route on line %d of %s (%s)", port, host, r.Line, file, r.rules())
+}
+
+// methodOverrides are the headers with which some servers (and
+// frameworks) let a request run as another method than its own.
+var methodOverrides = []string{"X-Http-Method-Override", "X-Http-Method", "X-Method-Override"}
+
+// refusesHeaders says why the route refuses req's headers, or "": a route
+// with methods refuses the method-override headers, which would run the
+// request as a method the route does not allow.
+func (r *Route) refusesHeaders(req *http.Request) string {
+	if len(r.Methods) == 0 {
+		return ""
+	}
+	for _, h := range methodOverrides {
+		if _, ok := req.Header[h]; ok {
+			return fmt.Sprintf("header %s is refused on a route with methods (%s)", h, strings.Join(r.Methods, ", "))
+		}
+	}
+	return ""
 }
 
 // rules describes a route's limits for a 403 body.
@@ -257,7 +309,42 @@ func (r *Route) rules() string {
 	if len(r.Methods) > 0 {
 		parts = append(parts, "methods: "+strings.Join(r.Methods, ", "))
 	}
+	if len(r.Ports) > 0 {
+		ports := make([]string, len(r.Ports))
+		for i, n := range r.Ports {
+			ports[i] = strconv.Itoa(n)
+		}
+		parts = append(parts, "ports: "+strings.Join(ports, ", "))
+	}
 	return strings.Join(parts, "; ")
+}
+
+// reject answers a request the proxy cannot serve as sent (decision
+// "reject"): msg, the body, tells the client what it sent; class, the
+// access log's error, is fixed text that holds none of it.
+func (p *Proxy) reject(bw *bufio.Writer, e *accessEntry, status int, class, msg string) {
+	e.Decision = "reject"
+	e.Error = class
+	p.refuse(bw, e, status, msg, false)
+}
+
+// targetHost is the host of a request target, for the access log: the
+// URL's host of an absolute-form target, a CONNECT target's host, or ""
+// when the target does not parse as one (it is then not logged at all).
+func targetHost(method, target string) string {
+	hostport := target
+	if method != http.MethodConnect {
+		u, err := url.Parse(target)
+		if err != nil || u.Scheme != "http" && u.Scheme != "https" {
+			return ""
+		}
+		hostport = u.Host
+	}
+	host, _, err := splitHostPort(hostport, "80")
+	if err != nil {
+		return ""
+	}
+	return host
 }
 
 // refuse answers with a short plain-text body that says why, and logs.
@@ -467,7 +554,23 @@ var errHeaderTooLarge = fmt.Errorf("request head larger than %d KiB", maxHeaderB
 // headBuffered reports whether br already holds a whole request head.
 func headBuffered(br *bufio.Reader) bool {
 	buf, _ := br.Peek(br.Buffered())
-	return bytes.Contains(buf, []byte("\r\n\r\n")) || bytes.Contains(buf, []byte("\n\n"))
+	return headEnd(buf) >= 0
+}
+
+// headEnd is the index of the first blank line in buf (where the head
+// ends, as net/http reads it: a line ending "\n", with or without "\r",
+// that is empty), or -1. The first, whichever its spelling: a bare-LF
+// head followed by a pipelined CRLF request ends at its own "\n\n".
+func headEnd(buf []byte) int {
+	lf := bytes.Index(buf, []byte("\n\n"))
+	crlf := bytes.Index(buf, []byte("\n\r\n"))
+	switch {
+	case lf < 0:
+		return crlf
+	case crlf < 0:
+		return lf
+	}
+	return min(lf, crlf)
 }
 
 // scanHead looks at the buffered request head without consuming it.
@@ -476,11 +579,7 @@ func scanHead(br *bufio.Reader) (rawHead, error) {
 	var head []byte
 	for {
 		buf, _ := br.Peek(br.Buffered())
-		if i := bytes.Index(buf, []byte("\r\n\r\n")); i >= 0 {
-			head = buf[:i]
-			break
-		}
-		if i := bytes.Index(buf, []byte("\n\n")); i >= 0 {
+		if i := headEnd(buf); i >= 0 {
 			head = buf[:i]
 			break
 		}
@@ -597,15 +696,15 @@ func isTimeout(err error) bool {
 // route has rules, otherwise a plain tunnel the proxy never looks into.
 func (p *Proxy) connect(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.Writer, req *http.Request, rs *Routes, e *accessEntry) {
 	host, port, err := splitHostPort(req.URL.Host, "")
-	e.Host = host
 	if err != nil || req.URL.Host == "" {
 		if err == nil {
 			err = errors.New("CONNECT needs host:port")
 		}
-		e.Decision = "reject"
-		p.refuse(bw, e, http.StatusBadRequest, err.Error(), false)
+		e.Host = ""
+		p.reject(bw, e, http.StatusBadRequest, "bad CONNECT target", err.Error())
 		return
 	}
+	e.Host = host
 	route := rs.Match(host)
 	if route == nil {
 		e.Decision = "deny"
@@ -613,6 +712,11 @@ func (p *Proxy) connect(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.
 		return
 	}
 	e.Route = route.Host
+	if !route.AllowsPort(port) {
+		e.Decision = "deny"
+		p.refuse(bw, e, http.StatusForbidden, portRefusal(host, port, route, p.cfg.RoutesFile), false)
+		return
+	}
 	if route.Intercepts() {
 		p.intercept(cc, c, br, bw, host, port, e)
 		return
@@ -673,7 +777,7 @@ func (p *Proxy) intercept(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufi
 	e.Decision = "intercept"
 	if err != nil {
 		e.Decision = "error"
-		e.Error = "TLS handshake with the client: " + err.Error()
+		e.Error = "TLS handshake with the client: " + upstreamError(err)
 	}
 	p.access.write(e)
 	if err != nil {
@@ -694,7 +798,7 @@ func (p *Proxy) intercept(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufi
 // refuseDial answers a request whose upstream could not be dialled: 403
 // when the address is one the route does not allow (private:), else 502.
 func (p *Proxy) refuseDial(bw *bufio.Writer, e *accessEntry, host string, route *Route, err error, keep bool) {
-	e.Error = err.Error()
+	e.Error = upstreamError(err)
 	var pe *privateAddrError
 	if errors.As(err, &pe) {
 		e.Decision = "deny"

@@ -197,7 +197,7 @@ func (p *Proxy) Reload() error {
 
 // cutTunnels closes the plain tunnels whose host rs no longer routes, or
 // routes with rules that need interception (the tunnel would bypass
-// them), and returns their targets. Requests on other connections are
+// them), or on ports the route no longer lists, and returns their targets. Requests on other connections are
 // checked against the routes one by one, so only tunnels need this.
 func (p *Proxy) cutTunnels(rs *Routes) []string {
 	p.mu.Lock()
@@ -210,7 +210,7 @@ func (p *Proxy) cutTunnels(rs *Routes) []string {
 		if host == "" || cc.cut.Load() {
 			continue
 		}
-		if r := rs.Match(host); r == nil || r.Intercepts() {
+		if !plainTunnelAllowed(rs.Match(host), target) {
 			cc.cut.Store(true)
 			cc.raw.Close()
 			cc.closeUpstream()
@@ -219,6 +219,16 @@ func (p *Proxy) cutTunnels(rs *Routes) []string {
 	}
 	sort.Strings(cut)
 	return cut
+}
+
+// plainTunnelAllowed reports whether route r allows a plain tunnel to
+// target (host:port): no rules that need interception, and the port.
+func plainTunnelAllowed(r *Route, target string) bool {
+	if r == nil || r.Intercepts() {
+		return false
+	}
+	_, port, err := net.SplitHostPort(target)
+	return err == nil && r.AllowsPort(port)
 }
 
 // Reading a file the host may be rewriting in place (see readStable).

@@ -743,7 +743,7 @@ func (p *Proxy) connect(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.
 	cc.mu.Lock()
 	cc.up, cc.tunnelHost, cc.tunnelTarget = up, host, req.URL.Host
 	cc.mu.Unlock()
-	if r := p.routes.Load().Match(host); r == nil || r.Intercepts() {
+	if !plainTunnelAllowed(p.routes.Load().Match(host), req.URL.Host) {
 		// A reload since the route check, too early for cutTunnels to see
 		// this tunnel: nothing goes through it.
 		cc.cut.Store(true)

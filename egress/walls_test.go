@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -221,5 +223,30 @@ func TestAccessLogHoldsNoClientValues(t *testing.T) {
 		if !strings.Contains(log, want) {
 			t.Errorf("the access log lacks %s:\n%s", want, log)
 		}
+	}
+}
+
+// A reload that takes a tunnel's port out of its route's ports closes it.
+func TestReloadCutsTunnelsOnPortsNoLongerListed(t *testing.T) {
+	tp := startProxy(t, testRoutes)
+	c, err := net.Dial("tcp", tp.url.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "CONNECT tunnel.example.test:443 HTTP/1.1\r\n\r\n")
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("CONNECT: %v %v", resp, err) // its body is the tunnel: not read
+	}
+	os.WriteFile(tp.routes, []byte("routes:\n  - host: tunnel.example.test\n    private: true\n    ports: [8443]\n"), 0o644)
+	if err := tp.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(tp.log.String(), "egress: closed 1 tunnel(s) the new routes no longer allow untouched: tunnel.example.test:443\n") {
+		t.Errorf("log:\n%s", tp.log)
+	}
+	if n, err := c.Read(make([]byte, 1)); err == nil || isTimeout(err) {
+		t.Errorf("the tunnel to a port the route no longer lists is still open (read %d, %v)", n, err)
 	}
 }

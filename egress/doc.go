@@ -93,7 +93,10 @@
 // Reload swaps one pointer: a request reads the routes once, when it
 // starts, and finishes under them. A plain tunnel is one request that can
 // last hours, so a reload closes the tunnels whose host the new routes drop
-// or give rules that need interception, and logs them. The routes file is written in place by
+// or give rules that need interception, whose port they no longer list, or
+// whose special address they no longer allow (private:), and logs them. A
+// keep-alive upstream connection is dialled again when its route's
+// private: networks change. The routes file is written in place by
 // the host (truncate, then write), so a reload can read a partial file. The
 // proxy reads the file until two reads 20 ms apart agree (a prefix cut at a
 // line end can parse, and be more permissive than the whole file); the

@@ -197,7 +197,8 @@ func (p *Proxy) Reload() error {
 
 // cutTunnels closes the plain tunnels whose host rs no longer routes, or
 // routes with rules that need interception (the tunnel would bypass
-// them), or on ports the route no longer lists, and returns their targets. Requests on other connections are
+// them), or on ports or at special addresses the route no longer allows,
+// and returns their targets. Requests on other connections are
 // checked against the routes one by one, so only tunnels need this.
 func (p *Proxy) cutTunnels(rs *Routes) []string {
 	p.mu.Lock()
@@ -205,12 +206,12 @@ func (p *Proxy) cutTunnels(rs *Routes) []string {
 	var cut []string
 	for cc := range p.conns {
 		cc.mu.Lock()
-		host, target := cc.tunnelHost, cc.tunnelTarget
+		host, target, addr := cc.tunnelHost, cc.tunnelTarget, cc.tunnelAddr
 		cc.mu.Unlock()
 		if host == "" || cc.cut.Load() {
 			continue
 		}
-		if !plainTunnelAllowed(rs.Match(host), target) {
+		if !plainTunnelAllowed(rs.Match(host), target, addr) {
 			cc.cut.Store(true)
 			cc.raw.Close()
 			cc.closeUpstream()
@@ -222,9 +223,13 @@ func (p *Proxy) cutTunnels(rs *Routes) []string {
 }
 
 // plainTunnelAllowed reports whether route r allows a plain tunnel to
-// target (host:port): no rules that need interception, and the port.
-func plainTunnelAllowed(r *Route, target string) bool {
+// target (host:port) connected to addr (invalid: through the next proxy):
+// no rules that need interception, the port, and the address.
+func plainTunnelAllowed(r *Route, target string, addr netip.Addr) bool {
 	if r == nil || r.Intercepts() {
+		return false
+	}
+	if addr.IsValid() && checkAddr(addr, r.Private) != nil {
 		return false
 	}
 	_, port, err := net.SplitHostPort(target)
@@ -467,9 +472,10 @@ type clientConn struct {
 	idle   atomic.Bool // waiting for the next request: Shutdown may close it
 
 	mu           sync.Mutex
-	up           net.Conn // the pinned upstream connection, closed with the client's
-	tunnelHost   string   // a plain tunnel's host ("" otherwise), for cutTunnels
-	tunnelTarget string   // and its host:port
+	up           net.Conn   // the pinned upstream connection, closed with the client's
+	tunnelHost   string     // a plain tunnel's host ("" otherwise), for cutTunnels
+	tunnelTarget string     // and its host:port
+	tunnelAddr   netip.Addr // and the address it is connected to (invalid: through the next proxy)
 	cut          atomic.Bool
 }
 

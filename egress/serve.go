@@ -741,9 +741,13 @@ func (p *Proxy) connect(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.
 		testHookBeforeTunnel()
 	}
 	cc.mu.Lock()
-	cc.up, cc.tunnelHost, cc.tunnelTarget = up, host, req.URL.Host
+	cc.up, cc.tunnelHost, cc.tunnelTarget, cc.tunnelAddr = up, host, req.URL.Host, netip.Addr{}
+	if a, ok := up.RemoteAddr().(*net.TCPAddr); ok && p.cfg.Upstream == nil {
+		cc.tunnelAddr = a.AddrPort().Addr()
+	}
+	addr := cc.tunnelAddr
 	cc.mu.Unlock()
-	if !plainTunnelAllowed(p.routes.Load().Match(host), req.URL.Host) {
+	if !plainTunnelAllowed(p.routes.Load().Match(host), req.URL.Host, addr) {
 		// A reload since the route check, too early for cutTunnels to see
 		// this tunnel: nothing goes through it.
 		cc.cut.Store(true)

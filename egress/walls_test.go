@@ -226,8 +226,18 @@ func TestAccessLogHoldsNoClientValues(t *testing.T) {
 	}
 }
 
-// A reload that takes a tunnel's port out of its route's ports closes it.
-func TestReloadCutsTunnelsOnPortsNoLongerListed(t *testing.T) {
+// A reload that takes a tunnel's port out of its route's ports, or its
+// address out of the route's private networks, closes it.
+func TestReloadCutsTunnelsTheRouteNoLongerAllows(t *testing.T) {
+	for name, routes := range map[string]string{
+		"ports":   "routes:\n  - host: tunnel.example.test\n    private: true\n    ports: [8443]\n",
+		"private": "routes:\n  - host: tunnel.example.test\n    private: [10.0.0.0/8]\n",
+	} {
+		t.Run(name, func(t *testing.T) { testReloadCutsTunnel(t, routes) })
+	}
+}
+
+func testReloadCutsTunnel(t *testing.T, routes string) {
 	tp := startProxy(t, testRoutes)
 	c, err := net.Dial("tcp", tp.url.Host)
 	if err != nil {
@@ -239,7 +249,7 @@ func TestReloadCutsTunnelsOnPortsNoLongerListed(t *testing.T) {
 	if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("CONNECT: %v %v", resp, err) // its body is the tunnel: not read
 	}
-	os.WriteFile(tp.routes, []byte("routes:\n  - host: tunnel.example.test\n    private: true\n    ports: [8443]\n"), 0o644)
+	os.WriteFile(tp.routes, []byte(routes), 0o644)
 	if err := tp.Reload(); err != nil {
 		t.Fatal(err)
 	}
@@ -247,6 +257,6 @@ func TestReloadCutsTunnelsOnPortsNoLongerListed(t *testing.T) {
 		t.Errorf("log:\n%s", tp.log)
 	}
 	if n, err := c.Read(make([]byte, 1)); err == nil || isTimeout(err) {
-		t.Errorf("the tunnel to a port the route no longer lists is still open (read %d, %v)", n, err)
+		t.Errorf("the tunnel the route no longer allows is still open (read %d, %v)", n, err)
 	}
 }

@@ -10,7 +10,9 @@ package builtins
 //	mkdir(path, mode=0o700) -> absolute path
 //	chmod(path, mode) -> None
 //	remove(path) -> True if removed, False if absent
-//	state_dir(slug) -> absolute path of <state root>/<slug>, created 0700
+//	state_dir(slug, timeout=60) -> absolute path of <state root>/<slug>, created 0700;
+//	    the run holds the directory's lock until it ends (waiting up to timeout
+//	    seconds for another run's)
 //	state_root() -> absolute path of the state root (not created)
 //	list_dir(path) -> sorted entry names; [] when the directory does not exist
 //
@@ -30,9 +32,12 @@ import (
 	"regexp"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/aymanbagabas/go-udiff"
 	"go.starlark.net/starlark"
+
+	"github.com/bottle-sh/bottle/internal/flock"
 )
 
 func filesBuiltins() []Builtin {
@@ -46,7 +51,7 @@ func filesBuiltins() []Builtin {
 		def("mkdir", "mkdir(path, mode=0o700)", "create a directory and its parents; undo removes what it created", effect, mkdir),
 		def("chmod", "chmod(path, mode)", "change a path's mode; undo restores it", effect, chmod),
 		def("remove", "remove(path)", "remove a file or empty directory; True if removed; undo restores it", effect, remove),
-		def("state_dir", "state_dir(slug)", "absolute path of <state root>/<slug>, created 0700", effect, stateDir),
+		def("state_dir", "state_dir(slug, timeout=60)", "absolute path of <state root>/<slug>, created 0700 and locked until the run ends", effect, stateDir),
 		def("state_root", "state_root()", "absolute path of the state root (not created)", pure, stateRoot),
 		def("list_dir", "list_dir(path)", "sorted entry names of a directory; [] when it does not exist", pure, listDir),
 	}
@@ -424,8 +429,8 @@ func exists(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwar
 		return nil, err
 	}
 	_, err := os.Lstat(resolve(env, p))
-	if errors.Is(err, fs.ErrNotExist) {
-		return starlark.False, nil
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return starlark.False, nil // ENOTDIR: a path through a file
 	}
 	if err != nil {
 		return nil, err
@@ -610,7 +615,8 @@ func checkSlug(name, s string) error {
 
 func stateDir(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var slug string
-	if err := starlark.UnpackArgs(name, args, kwargs, "slug", &slug); err != nil {
+	timeout := seconds(60 * time.Second)
+	if err := starlark.UnpackArgs(name, args, kwargs, "slug", &slug, "timeout?", &timeout); err != nil {
 		return nil, err
 	}
 	if err := checkSlug(name, slug); err != nil {
@@ -620,32 +626,56 @@ func stateDir(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kw
 		return nil, fmt.Errorf("%s: no state root; pass --state DIR or set BOTTLE_STATE_DIR", name)
 	}
 	path := filepath.Join(env.StateRoot, slug)
-	created, err := makeDirs(env, path, 0o700)
-	if err != nil {
-		return nil, err
-	}
 	if env.DryRun {
+		created, err := makeDirs(env, path, 0o700)
+		if err != nil {
+			return nil, err
+		}
 		if len(created) > 0 {
 			dryRun(env, fmt.Sprintf("mkdir %s (mode 0700)", path), "")
 		}
 		return starlark.String(path), nil
 	}
-	if len(created) > 0 {
-		// The run made this bottle's state directory, so everything in it is
-		// the run's own: undo removes it whole.
-		// Parents it made (the state root itself) are removed only when empty.
-		recordUndo(env, "remove state directory "+path, func(context.Context) error {
-			if err := os.RemoveAll(path); err != nil {
-				return err
-			}
-			for i := len(created) - 2; i >= 0; i-- {
-				os.Remove(created[i])
-			}
-			return nil
-		})
-	} else if err := os.Chmod(path, 0o700); err != nil {
+	parents, err := makeDirs(env, env.StateRoot, 0o700)
+	if err != nil {
 		return nil, err
 	}
+	// Made locked, or locked as found: the run holds the directory's lock
+	// until it ends, so cleanup and ls tell a start in progress (locked)
+	// from one that died (unlocked, no metadata.json), and a second run
+	// for the same slug waits here for the first.
+	f, err := flock.MkdirLocked(path, 0o700)
+	for tries := 0; errors.Is(err, fs.ErrExist); tries++ {
+		_, err = takeLock(env, name, path, time.Duration(timeout), true)
+		if errors.Is(err, errLockGone) && tries < 3 {
+			// The run this one waited for rolled back and removed it.
+			f, err = flock.MkdirLocked(path, 0o700)
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := os.Chmod(path, 0o700); err != nil {
+			return nil, err
+		}
+		return starlark.String(path), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	keepLock(env, path, f)
+	// The run made this bottle's state directory, so everything in it is
+	// the run's own: undo removes it whole.
+	// Parents it made (the state root itself) are removed only when empty.
+	recordUndo(env, "remove state directory "+path, func(context.Context) error {
+		if err := os.RemoveAll(path); err != nil {
+			return err
+		}
+		for i := len(parents) - 1; i >= 0; i-- {
+			os.Remove(parents[i])
+		}
+		return nil
+	})
 	return starlark.String(path), nil
 }
 

@@ -84,6 +84,7 @@ func newRun(t testing.TB) *testRun {
 		IsTTY:     func() bool { return false },
 		Getenv:    func(k string) (string, bool) { return map[string]string{"HOME": "/home/u"}[k], k == "HOME" },
 		Now:       func() time.Time { return testNow },
+		AtEnd:     func(f func()) { t.Cleanup(f) }, // the locks a run holds
 	}
 	return r
 }

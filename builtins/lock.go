@@ -13,13 +13,14 @@ import (
 	"github.com/bottle-sh/bottle/internal/flock"
 )
 
-//	lock(path, timeout=60) -> None; the run holds an exclusive lock on path
-//	until it ends (after any rollback)
+//	lock(path, timeout=60, wait=True) -> True; the run holds an exclusive
+//	lock on path (a file or a directory) until it ends (after any rollback).
+//	With wait=False it returns False at once while another run holds it.
 
 func lockBuiltins() []Builtin {
 	return []Builtin{
-		def("lock", "lock(path, timeout=60)",
-			"hold an exclusive lock on an existing file until the run ends (after any rollback); waits up to timeout seconds for another run's", step, lockFile),
+		def("lock", "lock(path, timeout=60, wait=True)",
+			"hold an exclusive lock on an existing file or directory until the run ends (after any rollback); waits up to timeout seconds for another run's, or with wait=False returns False at once", step, lockFile),
 	}
 }
 
@@ -29,21 +30,31 @@ const lockPoll = 50 * time.Millisecond
 func lockFile(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var p string
 	timeout := seconds(60 * time.Second)
-	if err := starlark.UnpackArgs(name, args, kwargs, "path", &p, "timeout?", &timeout); err != nil {
+	wait := true
+	if err := starlark.UnpackArgs(name, args, kwargs, "path", &p, "timeout?", &timeout, "wait?", &wait); err != nil {
 		return nil, err
 	}
-	path := resolve(env, p)
-	if _, held := env.locks[path]; held {
-		return starlark.None, nil // this run has it already
-	}
-	f, err := os.Open(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: %s does not exist; lock() takes an existing file (it creates nothing)", name, path)
-	}
+	held, err := takeLock(env, name, resolve(env, p), time.Duration(timeout), wait)
 	if err != nil {
 		return nil, err
 	}
-	deadline := time.Now().Add(time.Duration(timeout))
+	return starlark.Bool(held), nil
+}
+
+// takeLock takes the lock on path for the rest of the run, waiting up to
+// timeout for another run's (false, nil at once when !wait).
+func takeLock(env *Env, name, path string, timeout time.Duration, wait bool) (bool, error) {
+	if _, held := env.locks[path]; held {
+		return true, nil // this run has it already
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("%s: %s does not exist; lock() takes an existing file (it creates nothing)", name, path)
+	}
+	if err != nil {
+		return false, err
+	}
+	deadline := time.Now().Add(timeout)
 	said := false
 	for {
 		ok, err := flock.Try(f)
@@ -57,35 +68,48 @@ func lockFile(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kw
 			}
 			f.Close()
 			if errors.Is(err, fs.ErrNotExist) {
-				return nil, fmt.Errorf("%s %s: removed by the run that held its lock while this one waited (a stop purge=1?); run this again if it still applies", name, path)
+				return false, fmt.Errorf("%s %s: %w while this one waited (a stop purge=1?); run this again if it still applies", name, path, errLockGone)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("%s %s: %w", name, path, err)
+				return false, fmt.Errorf("%s %s: %w", name, path, err)
 			}
 			if f, err = os.Open(path); err != nil { // replaced: lock the new one
-				return nil, fmt.Errorf("%s %s: %w", name, path, err)
+				return false, fmt.Errorf("%s %s: %w", name, path, err)
 			}
 			continue
 		}
 		if err != nil {
 			f.Close()
-			return nil, fmt.Errorf("%s %s: %w", name, path, err)
+			return false, fmt.Errorf("%s %s: %w", name, path, err)
+		}
+		if !wait {
+			f.Close()
+			return false, nil
 		}
 		if !said {
-			fmt.Fprintf(stderr(env), "waiting for %s: another bottle run holds its lock (up to %v)\n", path, time.Duration(timeout))
+			fmt.Fprintf(stderr(env), "waiting for %s: another bottle run holds its lock (up to %v)\n", path, timeout)
 			said = true
 		}
 		if !time.Now().Before(deadline) {
 			f.Close()
-			return nil, fmt.Errorf("%s %s: another bottle run still holds it after %v (a change or stop of the same bottle, or an edit in routes_edit?); let it finish and run this again, or give a longer timeout=", name, path, time.Duration(timeout))
+			return false, fmt.Errorf("%s %s: another bottle run still holds it after %v (a start, change or stop of the same bottle, or an edit in routes_edit?); let it finish and run this again, or give a longer timeout=", name, path, timeout)
 		}
 		select {
 		case <-env.Ctx.Done():
 			f.Close()
-			return nil, fmt.Errorf("%s %s: %w", name, path, context.Cause(env.Ctx))
+			return false, fmt.Errorf("%s %s: %w", name, path, context.Cause(env.Ctx))
 		case <-time.After(lockPoll):
 		}
 	}
+	keepLock(env, path, f)
+	return true, nil
+}
+
+// errLockGone: the run that held the lock removed the file.
+var errLockGone = errors.New("removed by the run that held its lock")
+
+// keepLock holds f's lock (on path) until the run ends.
+func keepLock(env *Env, path string, f *os.File) {
 	if env.locks == nil {
 		env.locks = map[string]*os.File{}
 	}
@@ -93,7 +117,6 @@ func lockFile(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kw
 	if env.AtEnd != nil {
 		env.AtEnd(func() { f.Close() }) // closing the file releases its flock
 	}
-	return starlark.None, nil
 }
 
 // sameFile reports whether f is the file now at path.

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.starlark.net/starlark"
+
 	"github.com/bottle-sh/bottle/internal/flock"
 )
 
@@ -108,5 +110,34 @@ func TestLockFollowsTheFileAtPath(t *testing.T) {
 	r.eval(t, `lock("metadata.json", timeout = 10)`)
 	if !locked(t, meta) {
 		t.Fatal("the lock is on the removed file, not on the one now at the path")
+	}
+}
+
+// state_dir makes the directory locked and the run holds it to its end: a
+// start in progress is told apart from a dead one, and a second run for the
+// same slug waits for the first.
+func TestStateDirHeldLocked(t *testing.T) {
+	r := newRun(t)
+	var ends []func()
+	r.env.AtEnd = func(f func()) { ends = append(ends, f) }
+	dir := r.eval(t, `x = state_dir("impl")`).(starlark.String).GoString()
+	if !locked(t, dir) {
+		t.Fatal("state_dir returned a directory this run does not hold locked")
+	}
+	other := newRun(t)
+	other.env.StateRoot = r.env.StateRoot
+	other.fails(t, `state_dir("impl", timeout = 0.2)`, "state_dir "+dir+": another bottle run still holds it")
+	for _, end := range ends {
+		end()
+	}
+	if locked(t, dir) {
+		t.Fatal("still locked after the run ended")
+	}
+	other.eval(t, `x = state_dir("impl", timeout = 0.2)`) // an existing one: locked as found
+	if !locked(t, dir) {
+		t.Fatal("state_dir of an existing directory does not lock it")
+	}
+	if len(other.journal.steps) != 0 {
+		t.Errorf("an existing state dir got an undo: %v", other.journal.steps)
 	}
 }

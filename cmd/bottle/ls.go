@@ -17,6 +17,7 @@ import (
 
 	"github.com/bottle-sh/bottle/engine"
 	"github.com/bottle-sh/bottle/engine/docker"
+	"github.com/bottle-sh/bottle/internal/flock"
 	"github.com/bottle-sh/bottle/runtime"
 )
 
@@ -66,6 +67,26 @@ func readMeta(root, slug string) (bottleMeta, error) {
 	return m, nil
 }
 
+// Statuses of a state directory with no metadata.json: a start.
+const (
+	statusStarting = "starting"
+	statusDead     = "start killed"
+)
+
+// startOf describes a state directory with no metadata.json: a start in
+// progress holds it locked (state_dir()); one that is not held died before
+// it finished, and cleanup removes what it left.
+func startOf(root, slug string) bottleMeta {
+	m := bottleMeta{Name: slug, Slug: slug, Status: statusDead}
+	if f, err := os.Open(filepath.Join(root, slug)); err == nil {
+		if ok, err := flock.Try(f); err == nil && !ok {
+			m.Status = statusStarting
+		}
+		f.Close() // releases the lock if this took it
+	}
+	return m
+}
+
 // lsEntry is one line of `bottle ls` (and one JSON object of --json).
 type lsEntry struct {
 	Name       string                   `json:"name"`
@@ -93,7 +114,9 @@ func runLs(args []string, stdout, stderr io.Writer) int {
 List the bottles under the state root (each <root>/<slug>/metadata.json) with
 their status as the engine reports it now: running (every service up),
 degraded N/M, down (started but no service up), stopped, or stopped with
-leftovers (containers remain: run recipes/cleanup.star).
+leftovers (containers remain: run recipes/cleanup.star). A state directory
+with no metadata.json is a start: starting while a run holds it, else start
+killed (run recipes/cleanup.star to remove what it left).
 
 Flags:
 `)
@@ -118,12 +141,15 @@ Flags:
 	}
 	var metas []bottleMeta
 	for _, d := range dirs {
-		if !d.IsDir() {
+		if !d.IsDir() || strings.HasPrefix(d.Name(), ".") {
 			continue
 		}
 		m, err := readMeta(root, d.Name())
+		if _, statErr := os.Stat(filepath.Join(root, d.Name(), "metadata.json")); errors.Is(statErr, iofs.ErrNotExist) {
+			m, err = startOf(root, d.Name()), nil
+		}
 		if err != nil {
-			continue // not a bottle (or a start that is still running)
+			continue // not a bottle
 		}
 		metas = append(metas, m)
 	}
@@ -218,6 +244,12 @@ func describe(cs []engine.Container, engErr error, root string, m bottleMeta, no
 		e.Services[svc] = serviceStatus{Container: name, Status: st}
 	}
 	switch {
+	case m.Status == statusStarting:
+		e.Status = statusStarting
+	case m.Status == statusDead && len(cs) > 0:
+		e.Status = "start killed, with leftovers: run recipes/cleanup.star"
+	case m.Status == statusDead:
+		e.Status = "start killed: run recipes/cleanup.star"
 	case m.Status == "stopped" && len(cs) > 0:
 		e.Status = "stopped, with leftovers"
 	case m.Status == "stopped":

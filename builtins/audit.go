@@ -1,13 +1,20 @@
 package builtins
 
-// Audit family: audit, diff.
+// Audit family: audit, audit_intent, audit_done, diff.
 //
 //	diff(before, after, name="") -> unified diff, "" when equal
 //	audit(slug, action, before="", after="") -> None; appends one JSON line
 //	    {time, action, recipe, args, diff} to <state root>/<slug>/audit.jsonl (0600)
+//	audit_intent(slug, action, before="", after="") -> id; appends the same
+//	    line with "phase": "intent" and an "id", before the change goes live
+//	audit_done(slug, id) -> None; appends {time, action, recipe, args,
+//	    phase: "done", id}: the change of intent id is live
 //
 // An audit line written by a run that is rolled back is removed again: the
-// log records what stayed.
+// log records what stayed. An intent is not removed: its change may have
+// been live for a moment before the rollback, so the rollback appends a
+// "rolled back" line for it instead. An intent with no line after it is a
+// run that was killed in between (see docs/DESIGN.md, "The audit log").
 
 import (
 	"bytes"
@@ -18,6 +25,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/aymanbagabas/go-udiff"
@@ -31,6 +39,10 @@ func auditBuiltins() []Builtin {
 		def("diff", `diff(before, after, name="")`, "unified diff of two texts; \"\" when equal", pure, diff),
 		def("audit", `audit(slug, action, before="", after="")`,
 			"append {time, action, recipe, args, diff} to the bottle's audit.jsonl", effect, audit),
+		def("audit_intent", `audit_intent(slug, action, before="", after="")`,
+			"append an intent line (a change about to go live) to audit.jsonl; returns its id; a rollback appends \"rolled back\" for it", effect, auditIntent),
+		def("audit_done", `audit_done(slug, id)`,
+			"append a done line for intent id (its change is live) to audit.jsonl", effect, auditDone),
 	}
 }
 
@@ -60,48 +72,45 @@ type auditEntry struct {
 	Recipe string            `json:"recipe"`
 	Args   map[string]string `json:"args"`
 	Diff   string            `json:"diff"`
+	Phase  string            `json:"phase,omitempty"` // "intent", "done", "rolled back"; "" for a plain audit()
+	ID     string            `json:"id,omitempty"`    // pairs an intent with its outcome
 }
 
-func audit(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var slug, action, before, after string
-	if err := starlark.UnpackArgs(name, args, kwargs, "slug", &slug, "action", &action,
-		"before?", &before, "after?", &after); err != nil {
-		return nil, err
-	}
-	if err := checkSlug(name, slug); err != nil {
-		return nil, err
-	}
-	if action == "" {
-		return nil, fmt.Errorf("%s: action is empty; say what was done, e.g. \"allowlist_apply\"", name)
-	}
+func newEntry(env *Env, action, diff, phase, id string) auditEntry {
 	now := time.Now()
 	if env.Now != nil {
 		now = env.Now()
 	}
-	entry := auditEntry{Time: now.UTC().Format(time.RFC3339Nano), Action: action, Recipe: env.Recipe,
-		Args: env.Args, Diff: unifiedDiff(action, before, after)}
-	if entry.Args == nil {
-		entry.Args = map[string]string{}
+	e := auditEntry{Time: now.UTC().Format(time.RFC3339Nano), Action: action, Recipe: env.Recipe,
+		Args: env.Args, Diff: diff, Phase: phase, ID: id}
+	if e.Args == nil {
+		e.Args = map[string]string{}
 	}
-	line, err := json.Marshal(entry)
+	return e
+}
+
+func unpackAudit(name string, args starlark.Tuple, kwargs []starlark.Tuple) (slug, action, before, after string, err error) {
+	if err = starlark.UnpackArgs(name, args, kwargs, "slug", &slug, "action", &action,
+		"before?", &before, "after?", &after); err != nil {
+		return
+	}
+	if err = checkSlug(name, slug); err != nil {
+		return
+	}
+	if action == "" {
+		err = fmt.Errorf("%s: action is empty; say what was done, e.g. \"allowlist_apply\"", name)
+	}
+	return
+}
+
+func audit(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	slug, action, before, after, err := unpackAudit(name, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
-	line = append(line, '\n')
-	if env.StateRoot == "" {
-		return nil, fmt.Errorf("%s: no state root; pass --state DIR or set BOTTLE_STATE_DIR", name)
-	}
-	path := filepath.Join(env.StateRoot, slug, "audit.jsonl")
-	if env.DryRun {
-		dryRun(env, fmt.Sprintf("append to %s: %s", path, bytes.TrimSuffix(line, []byte("\n"))), "")
-		return starlark.None, nil
-	}
-	if _, err := os.Stat(filepath.Dir(path)); errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%s: bottle %q has no state directory %s; call state_dir(%q) first", name, slug, filepath.Dir(path), slug)
-	}
-	size, err := appendlog.Append(path, line, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	path, size, err := appendAudit(env, name, slug, newEntry(env, action, unifiedDiff(action, before, after), "", ""))
+	if err != nil || path == "" {
+		return starlark.None, err
 	}
 	recordUndo(env, "remove audit line from "+path, func(context.Context) error {
 		if size == 0 {
@@ -110,4 +119,73 @@ func audit(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwarg
 		return os.Truncate(path, size)
 	})
 	return starlark.None, nil
+}
+
+func auditIntent(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	slug, action, before, after, err := unpackAudit(name, args, kwargs)
+	if err != nil {
+		return nil, err
+	}
+	id, err := newToken()
+	if err != nil {
+		return nil, err
+	}
+	id = id[:12]
+	path, _, err := appendAudit(env, name, slug, newEntry(env, action, unifiedDiff(action, before, after), "intent", id))
+	if err != nil {
+		return nil, err
+	}
+	if env.intents == nil {
+		env.intents = map[string]string{}
+	}
+	env.intents[id] = slug + "\x00" + action
+	if path != "" {
+		// Not a truncation: the change may have been live for a moment.
+		recordUndo(env, "audit: "+action+" rolled back", func(context.Context) error {
+			_, _, err := appendAudit(env, name, slug, newEntry(env, action, "", "rolled back", id))
+			return err
+		})
+	}
+	return starlark.String(id), nil
+}
+
+func auditDone(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var slug, id string
+	if err := starlark.UnpackArgs(name, args, kwargs, "slug", &slug, "id", &id); err != nil {
+		return nil, err
+	}
+	key, ok := env.intents[id]
+	intentSlug, action, _ := strings.Cut(key, "\x00")
+	if !ok || intentSlug != slug {
+		return nil, fmt.Errorf("%s: no intent %q of bottle %q in this run; pass the id audit_intent(%q, ...) returned", name, id, slug, slug)
+	}
+	_, _, err := appendAudit(env, name, slug, newEntry(env, action, "", "done", id))
+	return starlark.None, err
+}
+
+// appendAudit appends entry to the bottle's audit.jsonl, whole or not at
+// all, and returns the path and the size before ("" under --dry-run, which
+// only prints the line).
+func appendAudit(env *Env, name, slug string, entry auditEntry) (string, int64, error) {
+	line, err := json.Marshal(entry)
+	if err != nil {
+		return "", 0, err
+	}
+	line = append(line, '\n')
+	if env.StateRoot == "" {
+		return "", 0, fmt.Errorf("%s: no state root; pass --state DIR or set BOTTLE_STATE_DIR", name)
+	}
+	path := filepath.Join(env.StateRoot, slug, "audit.jsonl")
+	if env.DryRun {
+		dryRun(env, fmt.Sprintf("append to %s: %s", path, bytes.TrimSuffix(line, []byte("\n"))), "")
+		return "", 0, nil
+	}
+	if _, err := os.Stat(filepath.Dir(path)); errors.Is(err, fs.ErrNotExist) {
+		return "", 0, fmt.Errorf("%s: bottle %q has no state directory %s; call state_dir(%q) first", name, slug, filepath.Dir(path), slug)
+	}
+	size, err := appendlog.Append(path, line, 0o600)
+	if err != nil {
+		return "", 0, fmt.Errorf("%s: %w", name, err)
+	}
+	return path, size, nil
 }

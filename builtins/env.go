@@ -46,6 +46,7 @@ type Env struct {
 	Help io.Writer
 
 	locks      map[string]*os.File // lock(): the files this run holds locked
+	intents    map[string]string   // audit_intent(): id -> slug NUL action
 	paramsDone bool                // params() was called
 	stepped    string              // the first step or effect builtin called, for params()
 }

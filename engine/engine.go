@@ -136,8 +136,10 @@ type ExecIO struct {
 type Engine interface {
 	// NetworkCreate creates a network; a name already in use is an error.
 	NetworkCreate(ctx context.Context, spec NetworkSpec) (Network, error)
-	// NetworkRemove removes a network; it returns false, nil when none exists.
-	NetworkRemove(ctx context.Context, name string) (bool, error)
+	// NetworkRemove removes a network named by id (or unique id prefix) or
+	// name, always by its id; a name several networks carry is an error
+	// naming their ids. It returns false, nil when none exists.
+	NetworkRemove(ctx context.Context, ref string) (bool, error)
 	// Networks lists networks carrying all of the given labels ("" value: any value).
 	Networks(ctx context.Context, labels map[string]string) ([]Network, error)
 

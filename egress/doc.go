@@ -8,6 +8,7 @@
 //	(*Routes).Match(host) *Route           exact host first, then the longest "*.suffix"
 //	(*Route).Allows(method, path) bool     the route's paths prefixes and methods
 //	(*Route).Intercepts() bool             paths, methods or inject: https must be decrypted
+//	(*Route).AllowsPort(port) bool         the route's ports; 443 only for inject without ports
 //	LoadCA(dir) (*CA, error)               ca.crt/ca.key as ca_create writes them (or cert.pem/key.pem)
 //	(*CA).Leaf(host) (*tls.Certificate, error)  a cached leaf for host, minted on first use
 //	New(Config) (*Proxy, error)            load the routes; logs "egress: loaded N route(s)"

@@ -26,7 +26,8 @@
 // cannot pass by skipping.
 //
 // Each script runs with BOTTLE_STATE_DIR=$WORK/state, $TESTDATA and $RECIPES
-// (when given), $RUNID (8 hex digits, new for every script run: put it in
+// (when given; also as BOTTLE_RECIPES, so `bottle run start` finds the
+// suite's recipes before the built-in ones), $RUNID (8 hex digits, new for every script run: put it in
 // bottle names, `env SLUG=story-$RUNID`, so two runs of a suite on one daemon
 // never touch each other's containers and networks), and, passed through from
 // the environment, DOCKER_HOST, DOCKER_CONFIG, BOTTLE_IMAGE_BINARY and
@@ -194,6 +195,9 @@ func Params(dir string, opts ...Option) testscript.Params {
 			env.Setenv("RUNID", id)
 			if c.recipes != "" {
 				env.Setenv("RECIPES", c.recipes)
+				// `bottle run start` in a script finds the suite's own
+				// recipes before the ones built into bottle.
+				env.Setenv("BOTTLE_RECIPES", c.recipes)
 			}
 			if c.binary != "" {
 				env.Setenv("PATH", filepath.Dir(c.binary)+string(filepath.ListSeparator)+env.Getenv("PATH"))

@@ -53,7 +53,10 @@ type Options struct {
 	Getenv func(string) (string, bool) // default: os.LookupEnv
 	Now    func() time.Time            // default: time.Now
 
-	Reader FileReader // default: a LocalReader confined to the recipe root
+	// Reader is where recipes are read: default a LocalReader confined to
+	// the recipe's directory; an *FSReader reads Recipe (a path inside it)
+	// and everything it loads from its FS (the embedded recipes).
+	Reader FileReader
 
 	// Help, when not nil, runs the recipe only up to its params() call,
 	// which writes the recipe's parameters here (`bottle run RECIPE -h`);
@@ -62,7 +65,7 @@ type Options struct {
 
 	// Checked is what CheckRecipe returned for Recipe: Run runs its compiled
 	// files instead of reading and compiling them again. Ignored when it was
-	// checked for another recipe, or when Reader is set.
+	// checked for another recipe or another Reader.
 	Checked *Checked
 
 	extra starlark.StringDict // more predeclared names, for this package's tests
@@ -176,21 +179,20 @@ type loaded struct {
 	err     error
 }
 
-// prepare resolves the recipe and compiles its load graph.
+// prepare resolves the recipe and compiles its load graph. The recipe is a
+// path on the disk, or in reader when that is an *FSReader.
 func prepare(ctx context.Context, recipe string, reader FileReader, extra starlark.StringDict) (*program, starlark.StringDict, error) {
-	abs, err := filepath.Abs(recipe)
-	if err != nil {
-		return nil, nil, &UsageError{err}
-	}
-	real, err := filepath.EvalSymlinks(abs)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, nil, &UsageError{fmt.Errorf("recipe %s: no such file", recipe)}
+	var real string
+	if fr, ok := reader.(*FSReader); ok {
+		var err error
+		if real, err = fr.Recipe(ctx, recipe); err != nil {
+			return nil, nil, &UsageError{fmt.Errorf("recipe %s: %w", recipe, err)}
 		}
-		return nil, nil, &UsageError{fmt.Errorf("recipe %s: %w", recipe, err)}
-	}
-	if fi, err := os.Stat(real); err == nil && fi.IsDir() {
-		return nil, nil, &UsageError{fmt.Errorf("recipe %s is a directory; give a .star file", recipe)}
+	} else {
+		var err error
+		if real, err = localRecipe(recipe); err != nil {
+			return nil, nil, err
+		}
 	}
 	if reader == nil {
 		lr, err := NewLocalReader(filepath.Dir(real))
@@ -209,6 +211,25 @@ func prepare(ctx context.Context, recipe string, reader FileReader, extra starla
 		return nil, nil, err
 	}
 	return prog, pre, nil
+}
+
+// localRecipe is the real path of the recipe file at recipe.
+func localRecipe(recipe string) (string, error) {
+	abs, err := filepath.Abs(recipe)
+	if err != nil {
+		return "", &UsageError{err}
+	}
+	real, err := filepath.EvalSymlinks(abs)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", &UsageError{fmt.Errorf("recipe %s: no such file", recipe)}
+		}
+		return "", &UsageError{fmt.Errorf("recipe %s: %w", recipe, err)}
+	}
+	if fi, err := os.Stat(real); err == nil && fi.IsDir() {
+		return "", &UsageError{fmt.Errorf("recipe %s is a directory; give a .star file", recipe)}
+	}
+	return real, nil
 }
 
 // displayer returns how paths appear in messages: relative to the current
@@ -254,18 +275,21 @@ func Check(ctx context.Context, recipes ...string) error {
 // Checked is a recipe that passed Check, compiled, with every file it loads.
 type Checked struct {
 	recipe string
+	reader FileReader
 	prog   *program
 	pre    starlark.StringDict
 }
 
 // CheckRecipe is Check for one recipe that is about to run: give the result
 // to Run as Options.Checked, and the recipe is not compiled a second time.
-func CheckRecipe(ctx context.Context, recipe string) (*Checked, error) {
-	prog, pre, err := prepare(ctx, recipe, nil, nil)
+// reader is where the recipe is (nil: the disk; an *FSReader: in it), as
+// Options.Reader.
+func CheckRecipe(ctx context.Context, recipe string, reader FileReader) (*Checked, error) {
+	prog, pre, err := prepare(ctx, recipe, reader, nil)
 	if err != nil {
 		return nil, err
 	}
-	return &Checked{recipe: recipe, prog: prog, pre: pre}, nil
+	return &Checked{recipe: recipe, reader: reader, prog: prog, pre: pre}, nil
 }
 
 // Run runs a recipe as a transaction; see the package comment. The caller
@@ -273,7 +297,7 @@ func CheckRecipe(ctx context.Context, recipe string) (*Checked, error) {
 func Run(ctx context.Context, o Options) error {
 	var prog *program
 	var pre starlark.StringDict
-	if c := o.Checked; c != nil && c.recipe == o.Recipe && o.Reader == nil && o.extra == nil {
+	if c := o.Checked; c != nil && c.recipe == o.Recipe && c.reader == o.Reader && o.extra == nil {
 		prog, pre = c.prog, maps.Clone(c.pre) // Run sets args in its own copy
 	} else {
 		var err error

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/hashicorp/go-multierror"
@@ -349,7 +350,7 @@ func TestRunChecked(t *testing.T) {
 		"other.star": "print('other')\n",
 	})
 	main := filepath.Join(dir, "main.star")
-	checked, err := CheckRecipe(context.Background(), main)
+	checked, err := CheckRecipe(context.Background(), main, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -369,5 +370,41 @@ func TestRunChecked(t *testing.T) {
 	err = Run(context.Background(), Options{Recipe: filepath.Join(dir, "other.star"), Checked: checked, Stdout: &stdout})
 	if err != nil || stdout.String() != "other\n" {
 		t.Errorf("other.star with main.star's Checked: %v, printed %q", err, stdout.String())
+	}
+}
+
+// An FSReader resolves load() inside its FS and refuses what is outside.
+func TestFSReaderConfined(t *testing.T) {
+	r := &FSReader{FS: fstest.MapFS{
+		"start.star":      {Data: []byte("load(\"lib/a.star\", \"a\")\n")},
+		"lib/a.star":      {Data: []byte("a = 1\n")},
+		"examples/x.star": {Data: []byte("")},
+	}, Prefix: "embedded:"}
+	ctx := context.Background()
+	for target, want := range map[string]string{
+		"lib/a.star":          "embedded:lib/a.star",
+		"//lib/a.star":        "embedded:lib/a.star",
+		"./lib/../lib/a.star": "embedded:lib/a.star",
+	} {
+		if got, err := r.Resolve(ctx, target, "embedded:start.star"); err != nil || got != want {
+			t.Errorf("Resolve(%q) = %q, %v; want %q", target, got, err, want)
+		}
+	}
+	if got, err := r.Resolve(ctx, "../lib/a.star", "embedded:examples/x.star"); err != nil || got != "embedded:lib/a.star" {
+		t.Errorf("from examples/: %q, %v", got, err)
+	}
+	for target, want := range map[string]string{
+		"../x.star":     "escapes the recipe root",
+		"//../x.star":   "escapes the recipe root",
+		"/etc/passwd":   "absolute path",
+		"lib":           "is a directory",
+		"lib/none.star": "no such file",
+	} {
+		if _, err := r.Resolve(ctx, target, "embedded:start.star"); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Resolve(%q) = %v; want %q", target, err, want)
+		}
+	}
+	if _, err := r.ReadFile(ctx, "/etc/passwd"); err == nil {
+		t.Error("ReadFile read a path outside its prefix")
 	}
 }

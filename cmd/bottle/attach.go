@@ -75,7 +75,7 @@ Examples:
 		return exitFailed
 	}
 	if meta.Status != "running" {
-		fmt.Fprintf(stderr, "bottle attach: bottle %q is %s; start it with: bottle run recipes/start.star name=%s\n", slug, meta.Status, meta.Name)
+		fmt.Fprintf(stderr, "bottle attach: bottle %q is %s; start it with: bottle run start name=%s\n", slug, meta.Status, meta.Name)
 		return exitFailed
 	}
 	svc := *service

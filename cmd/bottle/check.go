@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,7 +13,7 @@ import (
 func init() {
 	register(command{
 		name:    "check",
-		usage:   "check RECIPE...",
+		usage:   "check [--recipes DIR] RECIPE...",
 		summary: "parse and resolve recipes and everything they load; run nothing",
 		order:   20,
 		run:     runCheck,
@@ -22,14 +23,21 @@ func init() {
 func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	recipeDir := fs.String("recipes", "", "look for recipes by name in `DIR` first (before $BOTTLE_RECIPES and the built-in recipes)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: bottle check RECIPE...
+		fmt.Fprint(fs.Output(), `Usage: bottle check [--recipes DIR] RECIPE...
+
+Each RECIPE is a path or a recipe's name, found as 'bottle run' finds it
+('bottle check start stop' checks the built-in ones).
 
 Parse and resolve each recipe and, transitively, every file it loads; check
 that every load() target exists inside the recipe root, defines the names
 loaded from it, and that no load cycle exists. Nothing runs, nothing changes.
 Errors name file:line:col; the exit code is 2 when there is any.
+
+Flags:
 `)
+		printFlags(fs)
 	}
 	if code, done := parseFlags(fs, args, stdout); done {
 		return code
@@ -38,13 +46,30 @@ Errors name file:line:col; the exit code is 2 when there is any.
 		fmt.Fprintln(stderr, "bottle check: missing RECIPE\nusage: bottle check RECIPE...")
 		return exitUsage
 	}
-	err := runtime.Check(context.Background(), fs.Args()...)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return runtime.ExitCode(err)
+	var errs []error
+	var found []recipe
+	for _, name := range fs.Args() {
+		rec, err := findRecipe(name, recipeDirs(*recipeDir))
+		if err != nil {
+			fmt.Fprintf(stderr, "bottle check: %v\n", err)
+			return exitUsage
+		}
+		if _, err := runtime.CheckRecipe(context.Background(), rec.path, rec.reader); err != nil {
+			var se *runtime.StaticError
+			if !errors.As(err, &se) {
+				fmt.Fprintln(stderr, err)
+				return runtime.ExitCode(err)
+			}
+			errs = append(errs, se.Errs...)
+		}
+		found = append(found, rec)
 	}
-	for _, r := range fs.Args() {
-		fmt.Fprintf(stdout, "ok %s\n", r)
+	if len(errs) > 0 {
+		fmt.Fprintln(stderr, &runtime.StaticError{Errs: errs})
+		return exitUsage
+	}
+	for _, r := range found {
+		fmt.Fprintf(stdout, "ok %s\n", r.path)
 	}
 	return exitOK
 }

@@ -114,9 +114,9 @@ func runLs(args []string, stdout, stderr io.Writer) int {
 List the bottles under the state root (each <root>/<slug>/metadata.json) with
 their status as the engine reports it now: running (every service up),
 degraded N/M, down (started but no service up), stopped, or stopped with
-leftovers (containers remain: run recipes/cleanup.star). A state directory
+leftovers (containers remain: bottle run cleanup). A state directory
 with no metadata.json is a start: starting while a run holds it, else start
-killed (run recipes/cleanup.star to remove what it left).
+killed (bottle run cleanup to remove what it left).
 
 Flags:
 `)
@@ -182,7 +182,7 @@ Flags:
 		return exitOK
 	}
 	if len(entries) == 0 {
-		fmt.Fprintf(stdout, "no bottles under %s; start one with: bottle run recipes/start.star name=NAME\n", root)
+		fmt.Fprintf(stdout, "no bottles under %s; start one with: bottle run start name=NAME\n", root)
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
@@ -247,9 +247,9 @@ func describe(cs []engine.Container, engErr error, root string, m bottleMeta, no
 	case m.Status == statusStarting:
 		e.Status = statusStarting
 	case m.Status == statusDead && len(cs) > 0:
-		e.Status = "start killed, with leftovers: run recipes/cleanup.star"
+		e.Status = "start killed, with leftovers: bottle run cleanup"
 	case m.Status == statusDead:
-		e.Status = "start killed: run recipes/cleanup.star"
+		e.Status = "start killed: bottle run cleanup"
 	case m.Status == "stopped" && len(cs) > 0:
 		e.Status = "stopped, with leftovers"
 	case m.Status == "stopped":

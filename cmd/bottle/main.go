@@ -103,10 +103,12 @@ Commands:
 	}
 	fmt.Fprint(w, `
 Examples:
-  bottle run recipes/start.star name=implementer     bring up a bottle
-  bottle run --dry-run recipes/start.star name=x     show what it would do, change nothing
-  bottle run recipes/stop.star slug=implementer      tear it down, keeping its logs
-  bottle ls                                          list bottles and their status
+  bottle run start name=implementer       bring up a bottle
+  bottle run --dry-run start name=x       show what it would do, change nothing
+  bottle attach implementer               a shell in its agent
+  bottle run stop slug=implementer        tear it down, keeping its logs
+  bottle ls                               list bottles and their status
+  bottle recipes                          the recipes there are, and their parameters
 
 Exit codes: 0 success, 1 recipe failed (rolled back), 2 usage or syntax error
 (nothing ran), 130 interrupted (rolled back).

@@ -17,7 +17,7 @@ import (
 func init() {
 	register(command{
 		name:    "run",
-		usage:   "run [--dry-run] [--state DIR] [--timeout DUR] [--json] [--max-steps N] RECIPE [KEY=VALUE ...]",
+		usage:   "run [--dry-run] [--state DIR] [--recipes DIR] [--timeout DUR] [--json] [--max-steps N] RECIPE [KEY=VALUE ...]",
 		summary: "run a recipe as a transaction (rolled back on failure)",
 		order:   10,
 		run:     runRun,
@@ -26,7 +26,10 @@ func init() {
 
 const runHelp = `Usage: bottle run [flags] RECIPE [KEY=VALUE ...]
 
-Run the Starlark recipe RECIPE as a transaction. KEY=VALUE pairs are the
+Run the Starlark recipe RECIPE as a transaction. RECIPE is a file's path, or
+a recipe's name (start, stop, examples/hello; .star may be left off), looked
+for in --recipes DIR, then $BOTTLE_RECIPES, then among the recipes built into
+bottle: 'bottle recipes' lists them. A file at the path given always wins. KEY=VALUE pairs are the
 recipe's arguments: a recipe declares the ones it takes with params(), which
 refuses an unknown key or a bad value (exit 2) before anything runs, and
 'bottle run RECIPE -h' lists them. Each step prints one line with its
@@ -38,17 +41,19 @@ one fails, each bounded by 60s, and every undo failure is reported. A second
 interrupt during the rollback is ignored. On success nothing is undone.
 
 load() paths are relative to the loading file, or //path from the directory
-of RECIPE; nothing outside that directory can be loaded.
+of RECIPE (for a built-in recipe: the built-in recipes/); nothing outside
+that directory can be loaded.
 
 Flags:
 `
 
 const runFooter = `
 Examples:
-  bottle run recipes/start.star name=implementer
-  bottle run --dry-run recipes/start.star name=implementer
-  bottle run recipes/start.star -h
-  bottle run --timeout 2m --json recipes/stop.star slug=implementer
+  bottle run start name=implementer
+  bottle run --dry-run start name=implementer
+  bottle run start -h
+  bottle run --timeout 2m --json stop slug=implementer
+  bottle run ./my-start.star name=implementer
 
 Exit codes: 0 success, 1 failed and rolled back, 2 usage or syntax error
 (nothing ran), 130 interrupted and rolled back.
@@ -62,6 +67,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 0, "fail and roll back when the run takes longer than `DUR` (e.g. 90s, 5m); 0 means no limit")
 	asJSON := fs.Bool("json", false, "write progress and results as JSON lines")
 	maxSteps := fs.Uint64("max-steps", runtime.DefaultMaxSteps, "stop the recipe after `N` Starlark steps (stops runaway loops)")
+	recipeDir := fs.String("recipes", "", "look for RECIPE by name in `DIR` first (before $BOTTLE_RECIPES and the built-in recipes)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), runHelp)
 		printFlags(fs)
@@ -74,8 +80,13 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bottle run: missing RECIPE\nusage: bottle "+commands["run"].usage)
 		return exitUsage
 	}
+	rec, err := findRecipe(fs.Arg(0), recipeDirs(*recipeDir))
+	if err != nil {
+		report(stdout, stderr, err, *asJSON)
+		return runtime.ExitCode(err)
+	}
 	if wantsHelp(fs.Args()[1:]) {
-		return recipeHelp(fs.Arg(0), stdout, stderr)
+		return recipeHelp(rec, stdout, stderr)
 	}
 	kv, err := runtime.ParseArgs(fs.Args()[1:])
 	if err != nil {
@@ -106,7 +117,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	}()
 
 	// Syntax and load errors exit 2 before an engine is even made.
-	checked, err := runtime.CheckRecipe(ctx, fs.Arg(0))
+	checked, err := runtime.CheckRecipe(ctx, rec.path, rec.reader)
 	if err != nil {
 		report(stdout, stderr, err, *asJSON)
 		return runtime.ExitCode(err)
@@ -121,7 +132,8 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		return exitFailed
 	}
 	err = runtime.Run(ctx, runtime.Options{
-		Recipe:    fs.Arg(0),
+		Recipe:    rec.path,
+		Reader:    rec.reader,
 		Checked:   checked,
 		Args:      kv,
 		Engine:    eng,
@@ -152,30 +164,26 @@ func wantsHelp(args []string) bool {
 // recipeHelp is `bottle run RECIPE -h`: the recipe's leading comment and
 // the parameters its params() declares. The recipe runs up to params()
 // against the dry-run recorder, with every step refused: nothing changes.
-func recipeHelp(recipe string, stdout, stderr io.Writer) int {
+func recipeHelp(rec recipe, stdout, stderr io.Writer) int {
 	ctx := context.Background()
-	checked, err := runtime.CheckRecipe(ctx, recipe)
+	checked, err := runtime.CheckRecipe(ctx, rec.path, rec.reader)
 	if err != nil {
 		report(stdout, stderr, err, false)
 		return runtime.ExitCode(err)
 	}
-	fmt.Fprintf(stdout, "Usage: bottle run [flags] %s [KEY=VALUE ...]\n\n", recipe)
-	if text := leadingComment(recipe); text != "" {
-		fmt.Fprintf(stdout, "%s\n\n", text)
+	fmt.Fprintf(stdout, "Usage: bottle run [flags] %s [KEY=VALUE ...]\n\n", rec.path)
+	if src, err := readRecipe(rec); err == nil && leadingComment(src) != "" {
+		fmt.Fprintf(stdout, "%s\n\n", leadingComment(src))
 	}
 	eng, _ := pickEngine(ctx, true, io.Discard)
 	root, _ := runtime.StateRoot("", os.Getenv)
-	err = runtime.Run(ctx, runtime.Options{Recipe: recipe, Checked: checked, Engine: eng, DryRun: true, StateRoot: root, Help: stdout})
+	err = runtime.Run(ctx, runtime.Options{Recipe: rec.path, Reader: rec.reader, Checked: checked, Engine: eng, DryRun: true, StateRoot: root, Help: stdout})
 	report(stdout, stderr, err, false)
 	return runtime.ExitCode(err)
 }
 
 // leadingComment is the comment block a recipe opens with, without "# ".
-func leadingComment(recipe string) string {
-	data, err := os.ReadFile(recipe)
-	if err != nil {
-		return ""
-	}
+func leadingComment(data []byte) string {
 	var lines []string
 	for _, line := range strings.Split(string(data), "\n") {
 		if !strings.HasPrefix(line, "#") {

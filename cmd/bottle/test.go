@@ -32,7 +32,7 @@ func runTest(args []string, stdout, stderr io.Writer) int {
 	update := fs.Bool("update", false, "rewrite the expected output in the scripts when a cmp fails")
 	work := fs.Bool("work", false, "keep each script's work directory (its path is printed)")
 	verbose := fs.Bool("v", false, "print every script's log, not only the failures'")
-	recipes := fs.String("recipes", "", "export `DIR` to scripts as $RECIPES (default: a recipes/ next to the suite's testdata/, if any)")
+	recipes := fs.String("recipes", "", "export `DIR` to scripts as $RECIPES and $BOTTLE_RECIPES (default: a recipes/ next to the suite's testdata/, if any)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: bottle test [flags] PATH...
 

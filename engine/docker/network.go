@@ -78,11 +78,21 @@ func (e *Engine) NetworkCreate(ctx context.Context, spec engine.NetworkSpec) (en
 		"remove unused networks or set BOTTLE_SUBNET_POOL to another private range", step, spec.Name, pool)
 }
 
+// inhibitIPv4 is the bridge driver option that leaves the bridge without an
+// IPv4 address (its IPAM gateway is then nobody's).
+const inhibitIPv4 = "com.docker.network.bridge.inhibit_ipv4"
+
 func (e *Engine) createNetwork(ctx context.Context, spec engine.NetworkSpec, subnet netip.Prefix) (string, error) {
 	opts := client.NetworkCreateOptions{
 		Driver:   "bridge",
 		Internal: spec.Internal,
 		Labels:   copyLabels(spec.Labels),
+	}
+	if spec.Internal {
+		// No address of the host on an internal bridge: Docker's isolation
+		// rules filter forwarded traffic only, so a host address there
+		// would let the containers reach every service on the host.
+		opts.Options = map[string]string{inhibitIPv4: "true"}
 	}
 	if subnet.IsValid() {
 		// The gateway is given too: a 20.10 daemon reports none it picked itself.

@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"slices"
@@ -19,6 +20,7 @@ func TestNetworks(t *testing.T) {
 	ctx := ctxT(t)
 	pool := netip.MustParsePrefix(DefaultSubnetPool)
 
+	onHost := map[bool]bool{} // internal -> the host has an address in its subnet
 	for _, internal := range []bool{true, false} {
 		name := testRun + "-net-bridge"
 		if internal {
@@ -48,6 +50,16 @@ func TestNetworks(t *testing.T) {
 		if ins.Network.Internal != internal || ins.Network.IPAM.Config[0].Subnet.String() != n.Subnet {
 			t.Errorf("%s: daemon says internal=%v subnet=%v", name, ins.Network.Internal, ins.Network.IPAM.Config)
 		}
+		if got := ins.Network.Options[inhibitIPv4] == "true"; got != internal {
+			t.Errorf("%s: %s=%q; want it set on internal networks only", name, inhibitIPv4, ins.Network.Options[inhibitIPv4])
+		}
+		onHost[internal] = hostHasAddrIn(t, sub)
+	}
+	// The host sits on the bridge network (its gateway) but has no address
+	// on the internal one: the agent cannot reach the host through it. (On
+	// a remote daemon neither shows here, and this says nothing.)
+	if onHost[false] && onHost[true] {
+		t.Errorf("the host has an address in the internal network's subnet: containers there can reach its services")
 	}
 
 	// Two networks never share a subnet, and the label finds both.
@@ -256,4 +268,20 @@ func TestNetworkCreateRace(t *testing.T) {
 			}
 		}
 	}
+}
+
+// hostHasAddrIn reports whether an interface of this host has an address in p.
+func hostHasAddrIn(t *testing.T, p netip.Prefix) bool {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range addrs {
+		if ipn, ok := a.(*net.IPNet); ok {
+			if ip, ok := netip.AddrFromSlice(ipn.IP); ok && p.Contains(ip.Unmap()) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -1,7 +1,7 @@
 package builtins
 
 // Files family: write_inplace, write_atomic, read, exists, mkdir, chmod,
-// remove, state_dir, state_root, list_dir.
+// chown, whoami, remove, state_dir, state_root, list_dir.
 //
 //	write_inplace(path, content, mode=None) -> struct(path, inode, size, changed)
 //	write_atomic(path, content, mode=None)  -> struct(path, inode, size, changed)
@@ -9,6 +9,8 @@ package builtins
 //	exists(path) -> bool
 //	mkdir(path, mode=0o700) -> absolute path
 //	chmod(path, mode) -> None
+//	chown(path, uid, gid) -> None
+//	whoami() -> struct(uid, gid) of the bottle process
 //	remove(path) -> True if removed, False if absent
 //	state_dir(slug, timeout=60) -> absolute path of <state root>/<slug>, created 0700;
 //	    the run holds the directory's lock until it ends (waiting up to timeout
@@ -50,6 +52,8 @@ func filesBuiltins() []Builtin {
 		def("exists", "exists(path)", "whether a path exists", pure, exists),
 		def("mkdir", "mkdir(path, mode=0o700)", "create a directory and its parents; undo removes what it created", effect, mkdir),
 		def("chmod", "chmod(path, mode)", "change a path's mode; undo restores it", effect, chmod),
+		def("chown", "chown(path, uid, gid)", "change a path's owner and group; undo restores them", effect, chown),
+		def("whoami", "whoami()", "the uid and gid bottle runs as: struct(uid, gid)", pure, whoami),
 		def("remove", "remove(path)", "remove a file or empty directory; True if removed; undo restores it", effect, remove),
 		def("state_dir", "state_dir(slug, timeout=60)", "absolute path of <state root>/<slug>, created 0700 and locked until the run ends", effect, stateDir),
 		def("state_root", "state_root()", "absolute path of the state root (not created)", pure, stateRoot),
@@ -534,6 +538,48 @@ func chmod(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwarg
 	}
 	recordUndo(env, "restore mode of "+path, func(context.Context) error { return os.Chmod(path, old) })
 	return starlark.None, nil
+}
+
+func chown(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var (
+		p        string
+		uid, gid int
+	)
+	if err := starlark.UnpackArgs(name, args, kwargs, "path", &p, "uid", &uid, "gid", &gid); err != nil {
+		return nil, err
+	}
+	if uid < 0 || gid < 0 {
+		return nil, fmt.Errorf("%s %s: uid %d, gid %d: want ids of 0 or more", name, p, uid, gid)
+	}
+	path := resolve(env, p)
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil, fmt.Errorf("%s %s: this system reports no owner", name, path)
+	}
+	oldUID, oldGID := int(st.Uid), int(st.Gid)
+	if oldUID == uid && oldGID == gid {
+		return starlark.None, nil
+	}
+	if env.DryRun {
+		dryRun(env, fmt.Sprintf("chown %s %d:%d -> %d:%d", path, oldUID, oldGID, uid, gid), "")
+		return starlark.None, nil
+	}
+	if err := os.Lchown(path, uid, gid); err != nil {
+		return nil, err
+	}
+	recordUndo(env, "restore owner of "+path, func(context.Context) error { return os.Lchown(path, oldUID, oldGID) })
+	return starlark.None, nil
+}
+
+func whoami(_ *starlark.Thread, _ *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := starlark.UnpackArgs(name, args, kwargs); err != nil {
+		return nil, err
+	}
+	return mkstruct("uid", os.Getuid(), "gid", os.Getgid()), nil
 }
 
 func remove(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

@@ -326,3 +326,38 @@ func TestWriteInplaceUnchangedLeavesFileAlone(t *testing.T) {
 		t.Errorf("mtime moved from %v to %v: the file was rewritten", old, fi.ModTime())
 	}
 }
+
+// chown gives a file to another owner and its undo gives it back; whoami is
+// the process's own ids. Changing an owner takes root: without it the test
+// checks the refusal.
+func TestChownAndWhoami(t *testing.T) {
+	r := newRun(t)
+	mustWrite(t, r.path("key"), "k", 0o600)
+	v := r.eval(t, `x = whoami()`)
+	if want := fmt.Sprintf("struct(gid = %d, uid = %d)", os.Getgid(), os.Getuid()); v.String() != want {
+		t.Errorf("whoami() = %s, want %s", v, want)
+	}
+	if os.Getuid() != 0 {
+		r.fails(t, `chown("key", 65532, 65532)`, "chown", "operation not permitted")
+		return
+	}
+	r.eval(t, `x = chown("key", 65532, 65533)`)
+	if st := ownerOf(t, r.path("key")); st != [2]uint32{65532, 65533} {
+		t.Errorf("after chown: owner %v", st)
+	}
+	r.fails(t, `chown("key", -1, 0)`, "chown", "want ids of 0 or more")
+	r.journal.rollback(t)
+	if st := ownerOf(t, r.path("key")); st != [2]uint32{0, uint32(os.Getgid())} {
+		t.Errorf("after undo: owner %v, want 0:%d", st, os.Getgid())
+	}
+}
+
+func ownerOf(t *testing.T, path string) [2]uint32 {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	return [2]uint32{st.Uid, st.Gid}
+}

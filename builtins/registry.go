@@ -11,6 +11,7 @@
 //	container.go  sighup, signal, restart, exec, copy_from, inspect, wait_log,
 //	              containers, container_remove
 //	image.go      image_build, bottle_image
+//	runtimes.go   runtimes
 //	files.go      write_inplace, write_atomic, read, exists, mkdir, chmod, remove, state_dir,
 //	              state_root, list_dir
 //	tls.go        ca_create
@@ -203,6 +204,7 @@ var families = []func() []Builtin{
 	composeBuiltins,
 	containerBuiltins,
 	imageBuiltins,
+	runtimesBuiltins,
 	codecsBuiltins,
 	allowlistBuiltins,
 	routesBuiltins,

@@ -132,6 +132,12 @@ type ExecIO struct {
 	User   string
 }
 
+// Runtimes are the OCI runtimes a daemon can run containers with.
+type Runtimes struct {
+	Names   []string // sorted: "runc", "runsc" (gVisor) when registered, ...
+	Default string   // what a container gets when it names none
+}
+
 // Engine is everything bottle asks of a container engine.
 type Engine interface {
 	// NetworkCreate creates a network; a name already in use is an error.
@@ -182,4 +188,7 @@ type Engine interface {
 
 	// BindMounts lists the bind mounts of running containers.
 	BindMounts(ctx context.Context) ([]BindMount, error)
+
+	// Runtimes lists the daemon's OCI runtimes and its default one.
+	Runtimes(ctx context.Context) (Runtimes, error)
 }

@@ -7,7 +7,8 @@
 // 10.213.N.0/24 with gateway 10.213.N.1 (N counts networks from 1), compose_up
 // returns <project>-<service>-1 for every service in its YAML, inspect reports
 // a running container, exec exits 0, wait_log returns a line, and there are
-// no bind mounts, containers or networks to list.
+// no bind mounts, containers or networks to list; the daemon offers the
+// runtimes runc (its default) and runsc.
 package record
 
 import (
@@ -220,4 +221,11 @@ func (r *Recorder) BottleImage(ctx context.Context, tag string) (string, error) 
 // write_atomic asks it as a check, not a step.
 func (r *Recorder) BindMounts(ctx context.Context) ([]engine.BindMount, error) {
 	return nil, ctx.Err()
+}
+
+// Runtimes implements engine.Engine: runc (the default) and runsc, so that a
+// manifest naming either runs to the end. It prints nothing: start asks it
+// as a check, not a step.
+func (r *Recorder) Runtimes(ctx context.Context) (engine.Runtimes, error) {
+	return engine.Runtimes{Names: []string{"runc", "runsc"}, Default: "runc"}, ctx.Err()
 }

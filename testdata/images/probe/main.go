@@ -15,6 +15,12 @@
 //	probe direct HOST:PORT   a TCP connection with no proxy; prints
 //	                         "direct HOST:PORT: connected" (exit 0) or
 //	                         "direct HOST:PORT: blocked: REASON" (exit 1)
+//	probe listen [-port-file FILE] [-for DURATION] ADDR
+//	                         a TCP listener (":0": a free port, IPv4 and IPv6)
+//	                         that writes "probe listener\n" to each connection
+//	                         and closes it; it writes the port to FILE, prints
+//	                         "listening on ADDR" and exits 0 on SIGTERM,
+//	                         SIGINT or after DURATION (default 10m)
 //	probe tty                whether standard input is a terminal: "tty: yes"
 //	                         or "tty: no" (what `bottle attach` gives it)
 //
@@ -24,6 +30,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -56,6 +63,8 @@ func main() {
 			usage()
 		}
 		os.Exit(direct(os.Args[2]))
+	case "listen":
+		os.Exit(listen(os.Args[2:]))
 	case "tty":
 		tty()
 	case "ca":
@@ -66,7 +75,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: probe serve | probe get [-X METHOD] [-H 'Name: value']... URL | probe direct HOST:PORT | probe tty | probe ca")
+	fmt.Fprintln(os.Stderr, "usage: probe serve | probe get [-X METHOD] [-H 'Name: value']... URL | probe direct HOST:PORT | probe listen [-port-file FILE] [-for D] ADDR | probe tty | probe ca")
 	os.Exit(2)
 }
 
@@ -146,8 +155,53 @@ func direct(addr string) int {
 		fmt.Printf("direct %s: blocked: %v\n", addr, err)
 		return 1
 	}
-	conn.Close()
-	fmt.Printf("direct %s: connected\n", addr)
+	defer conn.Close()
+	// A listener that accepts and then drops the connection (a proxy's
+	// access rule) has refused it all the same: say what came back.
+	conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+	line, _ := bufio.NewReader(conn).ReadString('\n')
+	fmt.Printf("direct %s: connected%s\n", addr, strings.TrimRight(" "+line, " \n"))
+	return 0
+}
+
+func listen(args []string) int {
+	fs := flag.NewFlagSet("listen", flag.ExitOnError)
+	portFile := fs.String("port-file", "", "write the port here once listening")
+	life := fs.Duration("for", 10*time.Minute, "exit after this long")
+	fs.Parse(args)
+	if fs.NArg() != 1 {
+		usage()
+	}
+	ln, err := net.Listen("tcp", fs.Arg(0))
+	if err != nil {
+		fmt.Println("listen:", err)
+		return 1
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	if *portFile != "" {
+		if err := os.WriteFile(*portFile, []byte(fmt.Sprintf("%d\n", port)), 0o644); err != nil {
+			fmt.Println("listen:", err)
+			return 1
+		}
+	}
+	fmt.Println("listening on", ln.Addr())
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			fmt.Fprintln(c, "probe listener")
+			c.Close()
+		}
+	}()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+	select {
+	case <-ctx.Done():
+	case <-time.After(*life):
+	}
+	ln.Close()
 	return 0
 }
 

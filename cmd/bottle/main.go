@@ -103,6 +103,7 @@ Commands:
 	}
 	fmt.Fprint(w, `
 Examples:
+  bottle doctor                           check that this host can run bottles
   bottle run start name=implementer       bring up a bottle
   bottle run --dry-run start name=x       show what it would do, change nothing
   bottle attach implementer               a shell in its agent

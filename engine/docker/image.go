@@ -308,14 +308,22 @@ func bottleBinary() (string, error) {
 // loader (PT_INTERP), which is what a FROM-scratch image can run.
 func checkStatic(bin string) error {
 	const how = "build one with `CGO_ENABLED=0 GOOS=linux go build -o bottle ./cmd/bottle` and set BOTTLE_IMAGE_BINARY to it"
+	if err := checkStaticELF(bin); err != nil {
+		return fmt.Errorf("%v: %s", err, how)
+	}
+	return nil
+}
+
+// checkStaticELF fails unless bin is an ELF executable with no PT_INTERP.
+func checkStaticELF(bin string) error {
 	f, err := elf.Open(bin)
 	if err != nil {
-		return fmt.Errorf("%s is not a Linux ELF executable (%v); a FROM-scratch image needs a static Linux binary: %s", bin, err, how)
+		return fmt.Errorf("%s is not a Linux ELF executable (%v); a FROM-scratch image needs a static Linux binary", bin, err)
 	}
 	defer f.Close()
 	for _, p := range f.Progs {
 		if p.Type == elf.PT_INTERP {
-			return fmt.Errorf("%s is dynamically linked (it needs a loader), so it cannot run in a FROM-scratch image: %s", bin, how)
+			return fmt.Errorf("%s is dynamically linked (it needs a loader), so it cannot run in a FROM-scratch image", bin)
 		}
 	}
 	return nil

@@ -9,6 +9,9 @@
 //	(*Route).Allows(method, path) bool     the route's paths prefixes and methods
 //	(*Route).Intercepts() bool             paths, methods or inject: https must be decrypted
 //	(*Route).AllowsPort(port) bool         the route's ports; 443 only for inject without ports
+//	(*Route).Expired(now) bool             expires: has passed (grants.go)
+//	(*Routes).Decide(Query) (Verdict, error)  what the proxy would do with a request, sent nowhere (decide.go)
+//	GrantKey(route), ReadUseCounts(file)   the use counts of routes with uses: (uses.json in Config.StateDir)
 //	LoadCA(dir) (*CA, error)               ca.crt/ca.key as ca_create writes them (or cert.pem/key.pem)
 //	(*CA).Leaf(host) (*tls.Certificate, error)  a cached leaf for host, minted on first use
 //	New(Config) (*Proxy, error)            load the routes; logs "egress: loaded N route(s)"

@@ -24,16 +24,19 @@ type accessEntry struct {
 	start        time.Time
 	routeMethods []string // the matched route's methods, logged as sent
 
-	Time     string  `json:"time"`     // RFC 3339, UTC, when the request arrived
-	Client   string  `json:"client"`   // client address
-	Method   string  `json:"method"`   // CONNECT for tunnels
-	Host     string  `json:"host"`     // the host routed on (URL or CONNECT target, never the Host header)
-	Path     string  `json:"path"`     // escaped path, "" for CONNECT
-	Decision string  `json:"decision"` // allow, deny, tunnel, intercept, reject (bad request), error (upstream failed)
-	Route    string  `json:"route"`    // host of the matching route, "" when none
-	Status   int     `json:"status"`   // status sent to the client
-	Bytes    int64   `json:"bytes"`    // body bytes sent to the client (for a tunnel: all bytes to the client)
-	Duration float64 `json:"duration"` // milliseconds, until the response (or tunnel) ended
+	Time     string  `json:"time"`             // RFC 3339, UTC, when the request arrived
+	Client   string  `json:"client"`           // client address
+	Method   string  `json:"method"`           // CONNECT for tunnels
+	Host     string  `json:"host"`             // the host routed on (URL or CONNECT target, never the Host header)
+	Path     string  `json:"path"`             // escaped path, "" for CONNECT
+	Decision string  `json:"decision"`         // allow, deny, tunnel, intercept, reject (bad request), error (upstream failed)
+	Route    string  `json:"route"`            // host of the matching route, "" when none
+	Status   int     `json:"status"`           // status sent to the client
+	Bytes    int64   `json:"bytes"`            // body bytes sent to the client (for a tunnel: all bytes to the client)
+	Duration float64 `json:"duration"`         // milliseconds, until the response (or tunnel) ended
+	Reason   string  `json:"reason,omitempty"` // why a deny: a Reason constant (decide.go)
+	Mode     string  `json:"mode,omitempty"`   // tunnel, intercept or http (decide.go's Mode constants)
+	Inject   string  `json:"inject,omitempty"` // the name of the header the egress set, never its value
 	Error    string  `json:"error,omitempty"`
 }
 

@@ -40,11 +40,12 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	upstream := fs.String("upstream", "", "next proxy `URL` (http://host:port) for allowed traffic")
 	check := fs.String("check", "", "validate routes `FILE` and exit: 0 valid, 1 invalid")
 	clients := fs.String("clients", "", "serve only peers in these networks (`CIDR[,CIDR...]`); with a --listen of no host, listen only on this machine's addresses inside them")
+	state := fs.String("state", "", "`DIR` the egress may write: it keeps the use counts of routes with uses: there (uses.json)")
 	spin := fs.Duration("spin", 200*time.Microsecond, "how long a read may poll a busy keep-alive connection before sleeping (`DURATION`; 0 never spins)")
 	resolve := resolveFlag{}
 	fs.Var(resolve, "resolve", "test aid: `HOST:PORT=ADDR` dials ADDR instead of resolving HOST (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: bottle egress --routes FILE [--listen ADDR] [--clients CIDR,...] [--ca DIR] [--upstream URL] [--spin DURATION]
+		fmt.Fprint(stderr, `usage: bottle egress --routes FILE [--listen ADDR] [--clients CIDR,...] [--ca DIR] [--upstream URL] [--state DIR] [--spin DURATION]
        bottle egress --check FILE
 
 The egress sidecar: an HTTP proxy (absolute-form requests and CONNECT) that
@@ -91,7 +92,7 @@ and exits 0. Access log: one JSON line per request on stdout; status lines
 		fmt.Fprintf(stderr, "bottle egress: --spin %v: want 0 (never spin) to %v\n", *spin, maxSpin)
 		return exitUsage
 	}
-	cfg := Config{RoutesFile: *routes, AccessLog: access, Log: stderr, Spin: *spin}
+	cfg := Config{RoutesFile: *routes, AccessLog: access, Log: stderr, Spin: *spin, StateDir: *state}
 	if *clients != "" {
 		ps, err := parseClients(*clients)
 		if err != nil {

@@ -55,6 +55,11 @@ type Config struct {
 	// (see fastConn); 0 never spins. bottle egress sets it with --spin.
 	Spin time.Duration
 
+	// StateDir, when set, is a directory the egress may write: it keeps
+	// the use counts of routes with uses: there (grants.go), so that a
+	// restart does not reset them.
+	StateDir string
+
 	AccessLog io.Writer // one JSON line per request; nil discards
 	Log       io.Writer // "egress: loaded N route(s)" and reload failures; nil discards
 }
@@ -73,6 +78,10 @@ type Proxy struct {
 	// upstreamAuth is the Proxy-Authorization value for the next proxy
 	// (from --upstream's user:password), "" without credentials.
 	upstreamAuth string
+
+	uses     *useCounts // requests counted against routes with uses: (grants.go)
+	expiryMu sync.Mutex
+	expiry   *time.Timer // cuts plain tunnels at the next route expiry
 
 	ctx    context.Context // cancelled when Shutdown gives up waiting
 	cancel context.CancelFunc
@@ -123,6 +132,7 @@ func New(cfg Config) (*Proxy, error) {
 	if cfg.Dialer != nil {
 		dialer = *cfg.Dialer
 	}
+	var err error
 	p := &Proxy{
 		cfg:       cfg,
 		dialer:    checkedDialer(dialer),
@@ -151,11 +161,15 @@ func New(cfg Config) (*Proxy, error) {
 			},
 		}
 	}
+	if p.uses, err = newUseCounts(cfg.StateDir); err != nil {
+		return nil, fmt.Errorf("egress: %v", err)
+	}
 	rs, err := p.load()
 	if err != nil {
 		return nil, err
 	}
 	p.routes.Store(rs)
+	p.grantsLoaded(rs)
 	if cfg.RootCAs == nil && !haveSystemRoots() {
 		// A FROM-scratch image has no /etc/ssl: every intercepted host
 		// would fail verification, so say why once, up front.
@@ -188,6 +202,7 @@ func (p *Proxy) Reload() error {
 		return err
 	}
 	p.routes.Store(rs)
+	p.grantsLoaded(rs)
 	fmt.Fprintf(p.cfg.Log, "egress: loaded %d route(s)\n", rs.Len())
 	if cut := p.cutTunnels(rs); len(cut) > 0 {
 		fmt.Fprintf(p.cfg.Log, "egress: closed %d tunnel(s) the new routes no longer allow untouched: %s\n", len(cut), strings.Join(cut, ", "))
@@ -226,7 +241,7 @@ func (p *Proxy) cutTunnels(rs *Routes) []string {
 // target (host:port) connected to addr (invalid: through the next proxy):
 // no rules that need interception, the port, and the address.
 func plainTunnelAllowed(r *Route, target string, addr netip.Addr) bool {
-	if r == nil || r.Intercepts() {
+	if r == nil || r.Intercepts() || r.Expired(time.Now()) {
 		return false
 	}
 	if addr.IsValid() && checkAddr(addr, r.Private) != nil {
@@ -395,6 +410,11 @@ func prefixList(ps []netip.Prefix) string {
 // first it closes everything and returns ctx.Err().
 func (p *Proxy) Shutdown(ctx context.Context) error {
 	p.shutting.Store(true)
+	p.expiryMu.Lock()
+	if p.expiry != nil {
+		p.expiry.Stop()
+	}
+	p.expiryMu.Unlock()
 	p.mu.Lock()
 	for ln := range p.listeners {
 		ln.Close()

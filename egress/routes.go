@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -41,7 +42,15 @@ type Route struct {
 	// Ports the route allows; empty allows every port, except on a route
 	// with inject, which sends its credential to 443 only.
 	Ports []int
-	Line  int // line of the route in the file, for messages and logs
+	// Expires, when not zero, ends the route: from then on the egress
+	// denies it (reason "expired"); grants.go.
+	Expires time.Time
+	// Uses, when not 0, is how many requests the route allows (each
+	// request inside an intercepted tunnel, or a plain tunnel, is one);
+	// the egress counts them and keeps the count across reloads and
+	// restarts (grants.go).
+	Uses int
+	Line int // line of the route in the file, for messages and logs
 }
 
 // Inject replaces one request header with a secret from the sidecar's
@@ -323,8 +332,12 @@ func (p *routesParser) route(n *yaml.Node) (Route, bool) {
 			r.Private = p.private(v)
 		case "ports":
 			r.Ports = p.ports(v)
+		case "expires":
+			r.Expires = p.expires(v)
+		case "uses":
+			r.Uses = p.uses(v)
 		default:
-			p.errorf(k.Line, k.Value, "unknown key (a route has host, paths, methods, inject, private, ports)")
+			p.errorf(k.Line, k.Value, "unknown key (a route has host, paths, methods, inject, private, ports, expires, uses)")
 		}
 	}
 	if !hostSeen {

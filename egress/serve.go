@@ -156,44 +156,54 @@ func (p *Proxy) handle(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.W
 		}
 	}
 
+	e.Mode = ModeHTTP
+	if tgt != nil {
+		e.Mode = ModeIntercept
+	}
 	route := memo.match(rs, host)
 	if route == nil {
-		e.Decision = "deny"
+		e.Decision, e.Reason = "deny", ReasonNoRoute
 		p.refuse(bw, e, http.StatusForbidden, fmt.Sprintf("%s is not in the routes file (%s)", host, p.cfg.RoutesFile), keep)
 		return keep && drain(req)
 	}
 	e.Route = route.Host
 	e.routeMethods = route.Methods
 	if len(route.Paths) > 0 && ambiguousPath(e.Path) {
+		e.Reason = ReasonAmbiguous
 		return reject("ambiguous path", fmt.Sprintf("path %q has dot segments or encoded slashes; the route on line %d allows only some paths", e.Path, route.Line))
 	}
-	if !route.Allows(req.Method, e.Path) {
-		e.Decision = "deny"
+	if why := route.refusal(req.Method, e.Path); why != "" {
+		e.Decision, e.Reason = "deny", why
 		p.refuse(bw, e, http.StatusForbidden, fmt.Sprintf("%s %s on %s is not allowed by the route on line %d of %s (%s)",
 			req.Method, e.Path, host, route.Line, p.cfg.RoutesFile, route.rules()), keep)
 		return keep && drain(req)
 	}
 	if why := route.refusesHeaders(req); why != "" {
-		e.Decision = "deny"
+		e.Decision, e.Reason = "deny", ReasonHeader
 		p.refuse(bw, e, http.StatusForbidden, fmt.Sprintf("%s on %s: %s (the route on line %d of %s)", req.Method, host, why, route.Line, p.cfg.RoutesFile), keep)
 		return keep && drain(req)
 	}
 	var secret string
 	if route.Inject != nil {
 		if tgt == nil {
-			e.Decision = "deny"
+			e.Decision, e.Reason = "deny", ReasonCleartext
 			p.refuse(bw, e, http.StatusForbidden, fmt.Sprintf("the route for %s injects a credential; use https (CONNECT) so it never crosses the network in clear", host), keep)
 			return keep && drain(req)
 		}
 		if req.Method == "TRACE" || req.Method == "TRACK" {
-			e.Decision = "deny"
+			e.Decision, e.Reason = "deny", ReasonMethod
 			p.refuse(bw, e, http.StatusForbidden, fmt.Sprintf("%s is never sent on the route for %s (line %d of %s): it injects a credential, and %s echoes the request, credential included, back", req.Method, host, route.Line, p.cfg.RoutesFile, req.Method), keep)
 			return keep && drain(req)
 		}
 	}
 	if !route.AllowsPort(port) {
-		e.Decision = "deny"
+		e.Decision, e.Reason = "deny", ReasonPort
 		p.refuse(bw, e, http.StatusForbidden, portRefusal(host, port, route, p.cfg.RoutesFile), keep)
+		return keep && drain(req)
+	}
+	if why, msg := p.grantRefusal(route, true); why != "" {
+		e.Decision, e.Reason = "deny", why
+		p.refuse(bw, e, http.StatusForbidden, msg, keep)
 		return keep && drain(req)
 	}
 	if route.Inject != nil {
@@ -262,6 +272,9 @@ func (p *Proxy) handle(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.W
 	}
 	defer resp.Body.Close()
 	e.Decision = "allow"
+	if route.Inject != nil {
+		e.Inject = route.Inject.Header
+	}
 	e.Status = resp.StatusCode
 	closeAfter, err := writeResponse(bw, req, resp, &e.Bytes)
 	up.done(resp, err == nil)
@@ -705,19 +718,26 @@ func (p *Proxy) connect(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.
 		return
 	}
 	e.Host = host
+	e.Mode = ModeTunnel
 	route := rs.Match(host)
 	if route == nil {
-		e.Decision = "deny"
+		e.Decision, e.Reason = "deny", ReasonNoRoute
 		p.refuse(bw, e, http.StatusForbidden, fmt.Sprintf("%s is not in the routes file (%s)", host, p.cfg.RoutesFile), false)
 		return
 	}
 	e.Route = route.Host
 	if !route.AllowsPort(port) {
-		e.Decision = "deny"
+		e.Decision, e.Reason = "deny", ReasonPort
 		p.refuse(bw, e, http.StatusForbidden, portRefusal(host, port, route, p.cfg.RoutesFile), false)
 		return
 	}
+	if why, msg := p.grantRefusal(route, !route.Intercepts()); why != "" {
+		e.Decision, e.Reason = "deny", why
+		p.refuse(bw, e, http.StatusForbidden, msg, false)
+		return
+	}
 	if route.Intercepts() {
+		e.Mode = ModeIntercept
 		p.intercept(cc, c, br, bw, host, port, e)
 		return
 	}
@@ -751,7 +771,7 @@ func (p *Proxy) connect(cc *clientConn, c net.Conn, br *bufio.Reader, bw *bufio.
 		// A reload since the route check, too early for cutTunnels to see
 		// this tunnel: nothing goes through it.
 		cc.cut.Store(true)
-		e.Decision = "deny"
+		e.Decision, e.Reason = "deny", ReasonNoRoute
 	} else {
 		e.Bytes = splice(c, early, up)
 	}
@@ -805,7 +825,7 @@ func (p *Proxy) refuseDial(bw *bufio.Writer, e *accessEntry, host string, route 
 	e.Error = upstreamError(err)
 	var pe *privateAddrError
 	if errors.As(err, &pe) {
-		e.Decision = "deny"
+		e.Decision, e.Reason = "deny", ReasonPrivate
 		e.Error = pe.Error()
 		p.refuse(bw, e, http.StatusForbidden, fmt.Sprintf("%s is at %s; the route on line %d of %s does not allow it (private: true, or a list of networks, allows it)",
 			host, pe, route.Line, p.cfg.RoutesFile), keep)

@@ -10,7 +10,7 @@
 //	compose.go    compose_up, compose_down
 //	container.go  sighup, signal, restart, exec, copy_from, inspect, wait_log,
 //	              containers, container_remove
-//	image.go      image_build, bottle_image
+//	image.go      image_build, bottle_image, agent_image
 //	runtimes.go   runtimes
 //	files.go      write_inplace, write_atomic, read, exists, mkdir, chmod, remove, state_dir,
 //	              state_root, list_dir

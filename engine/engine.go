@@ -38,6 +38,10 @@ const (
 // does not exist, so callers can tell "absent" from "broken".
 var ErrNotFound = errors.New("not found")
 
+// ErrNoTools is wrapped by AgentImage's error when the host has no static
+// busybox to make the default agent from.
+var ErrNoTools = errors.New("no static busybox on this host")
+
 // ErrNoDaemon is wrapped by the error of every call when no daemon exists at
 // a local socket: recipes that touch only files still run, and the first
 // engine step fails naming the socket.
@@ -185,6 +189,12 @@ type Engine interface {
 	// holding the running bottle binary with entrypoint /bottle, tagged tag
 	// and tag pinned to the binary's digest; it returns the pinned tag.
 	BottleImage(ctx context.Context, tag string) (string, error)
+	// AgentImage makes (or reuses) the default agent's FROM-scratch image:
+	// the host's static busybox and this bottle binary (docs/manifest.md,
+	// "The default agent"), tagged tag and tag pinned to its content's
+	// digest; it returns the pinned tag. Without a static busybox on the
+	// host it fails with ErrNoTools.
+	AgentImage(ctx context.Context, tag string) (string, error)
 
 	// BindMounts lists the bind mounts of running containers.
 	BindMounts(ctx context.Context) ([]BindMount, error)

@@ -188,6 +188,19 @@ func (e *Engine) BottleImage(ctx context.Context, tag string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s %s: %v", step, tag, err)
 	}
+	dockerfile := "FROM scratch\nCOPY bottle /bottle\nENTRYPOINT [\"/bottle\"]\n"
+	return e.pinnedImage(ctx, step, tag, sum, func(tw *tar.Writer) error {
+		if err := writeTarFile(tw, "Dockerfile", 0o644, []byte(dockerfile)); err != nil {
+			return err
+		}
+		return copyTarFile(tw, "bottle", 0o755, bin, size)
+	})
+}
+
+// pinnedImage makes sure tag, pinned to sum (pinnedTag), names an image
+// whose BinaryDigestLabel is sum, building it from the context write
+// writes (a Dockerfile and its files) only when no such image exists.
+func (e *Engine) pinnedImage(ctx context.Context, step, tag, sum string, write func(*tar.Writer) error) (string, error) {
 	pinned := pinnedTag(tag, sum)
 	if ins, err := e.api.ImageInspect(ctx, pinned); err == nil && ins.Config != nil && ins.Config.Labels[BinaryDigestLabel] == sum {
 		return pinned, nil
@@ -239,27 +252,11 @@ func (e *Engine) BottleImage(ctx context.Context, tag string) (string, error) {
 		return pin(ours)
 	}
 
-	dockerfile := "FROM scratch\nCOPY bottle /bottle\nENTRYPOINT [\"/bottle\"]\n"
 	pr, pw := io.Pipe()
 	go func() {
 		pw.CloseWithError(func() error {
 			tw := tar.NewWriter(pw)
-			now := time.Now()
-			if err := tw.WriteHeader(&tar.Header{Name: "Dockerfile", Mode: 0o644, Size: int64(len(dockerfile)), ModTime: now}); err != nil {
-				return err
-			}
-			if _, err := io.WriteString(tw, dockerfile); err != nil {
-				return err
-			}
-			if err := tw.WriteHeader(&tar.Header{Name: "bottle", Mode: 0o755, Size: size, ModTime: now}); err != nil {
-				return err
-			}
-			f, err := os.Open(bin)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			if _, err := io.CopyN(tw, f, size); err != nil {
+			if err := write(tw); err != nil {
 				return err
 			}
 			return tw.Close()
@@ -279,6 +276,29 @@ func (e *Engine) BottleImage(ctx context.Context, tag string) (string, error) {
 		e.api.ImageRemove(ctx, replaced, client.ImageRemoveOptions{PruneChildren: true})
 	}
 	return pinned, nil
+}
+
+// writeTarFile writes one file of a build context.
+func writeTarFile(tw *tar.Writer, name string, mode int64, data []byte) error {
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: int64(len(data)), ModTime: time.Now()}); err != nil {
+		return err
+	}
+	_, err := tw.Write(data)
+	return err
+}
+
+// copyTarFile writes the host file src, of size bytes, as name.
+func copyTarFile(tw *tar.Writer, name string, mode int64, src string, size int64) error {
+	if err := tw.WriteHeader(&tar.Header{Name: name, Mode: mode, Size: size, ModTime: time.Now()}); err != nil {
+		return err
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.CopyN(tw, f, size)
+	return err
 }
 
 // pinnedTag is tag with "-" and 12 hex digits of the binary's digest added

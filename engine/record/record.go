@@ -217,6 +217,12 @@ func (r *Recorder) BottleImage(ctx context.Context, tag string) (string, error) 
 	return tag, ctx.Err()
 }
 
+// AgentImage implements engine.Engine.
+func (r *Recorder) AgentImage(ctx context.Context, tag string) (string, error) {
+	r.printf("make agent image %s (FROM scratch: the host's busybox, /bottle, fetch)", tag)
+	return tag, ctx.Err()
+}
+
 // BindMounts implements engine.Engine; there are none. It prints nothing:
 // write_atomic asks it as a check, not a step.
 func (r *Recorder) BindMounts(ctx context.Context) ([]engine.BindMount, error) {

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -40,7 +41,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	upstream := fs.String("upstream", "", "next proxy `URL` (http://host:port) for allowed traffic")
 	check := fs.String("check", "", "validate routes `FILE` and exit: 0 valid, 1 invalid")
 	clients := fs.String("clients", "", "serve only peers in these networks (`CIDR[,CIDR...]`); with a --listen of no host, listen only on this machine's addresses inside them")
-	state := fs.String("state", "", "`DIR` the egress may write: it keeps the use counts of routes with uses: there (uses.json)")
+	state := fs.String("state", "", "`DIR` the egress may write: it keeps the decision log (decisions.jsonl, rotated) and the use counts of routes with uses: (uses.json) there")
 	spin := fs.Duration("spin", 200*time.Microsecond, "how long a read may poll a busy keep-alive connection before sleeping (`DURATION`; 0 never spins)")
 	resolve := resolveFlag{}
 	fs.Var(resolve, "resolve", "test aid: `HOST:PORT=ADDR` dials ADDR instead of resolving HOST (repeatable)")
@@ -86,7 +87,19 @@ and exits 0. Access log: one JSON line per request on stdout; status lines
 		return exitUsage
 	}
 
-	access := &BatchWriter{W: stdout, Interval: 50 * time.Millisecond}
+	var logTo io.Writer = stdout
+	if *state != "" {
+		// The decision log (decisions.go): every access-log line, on the
+		// host too, bounded.
+		dl, err := OpenRotating(filepath.Join(*state, DecisionsFile), DecisionsMax, DecisionsKeep)
+		if err != nil {
+			fmt.Fprintf(stderr, "bottle egress: --state: the decision log: %v\n", err)
+			return exitFailed
+		}
+		defer dl.Close()
+		logTo = io.MultiWriter(stdout, dl)
+	}
+	access := &BatchWriter{W: logTo, Interval: 50 * time.Millisecond}
 	defer access.Flush()
 	if *spin < 0 || *spin > maxSpin {
 		fmt.Fprintf(stderr, "bottle egress: --spin %v: want 0 (never spin) to %v\n", *spin, maxSpin)

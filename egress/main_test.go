@@ -41,7 +41,7 @@ type proc struct {
 	done           chan struct{}
 }
 
-func startProcess(t *testing.T, routes string) *proc {
+func startProcess(t *testing.T, routes string, extra ...string) *proc {
 	t.Helper()
 	w := newWorld(t)
 	ca, caDir := newTestCA(t, "bottle test CA")
@@ -51,7 +51,7 @@ func startProcess(t *testing.T, routes string) *proc {
 	// The upstream CA is the process's whole trust store: SSL_CERT_FILE.
 	roots := filepath.Join(dir, "roots.pem")
 	os.WriteFile(roots, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: w.upstreamCA.cert.Raw}), 0o644)
-	args := []string{"--routes", file, "--listen", "127.0.0.1:0", "--ca", caDir}
+	args := append([]string{"--routes", file, "--listen", "127.0.0.1:0", "--ca", caDir}, extra...)
 	for from, to := range w.addrs {
 		args = append(args, "--resolve", from+"="+to)
 	}

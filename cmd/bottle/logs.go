@@ -1,0 +1,391 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/bottle-sh/bottle/egress"
+	"github.com/bottle-sh/bottle/runtime"
+)
+
+func init() {
+	register(command{
+		name:    "logs",
+		usage:   "logs [--follow] [--denied] [--since WHEN] [--json] [--state DIR] SLUG",
+		summary: "a bottle's decision log: every request its egress allowed or denied, and why",
+		order:   36,
+		run:     runLogs,
+	})
+}
+
+// decisionLine is the part of a decision-log line `bottle logs` shows.
+type decisionLine struct {
+	Time, Method, Host, Path, Decision, Reason, Mode, Route, Inject, Error string
+	Status                                                                 int
+	Bytes                                                                  int64
+	Duration                                                               float64
+}
+
+type logFilter struct {
+	denied bool
+	since  time.Time
+	// sinceKey is since as the log writes times, to the second
+	// ("2006-01-02T15:04:05"): lines compare on it before being parsed.
+	sinceKey string
+}
+
+func runLogs(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("logs", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	follow := fs.Bool("follow", false, "keep printing lines as the egress writes them, until interrupted")
+	denied := fs.Bool("denied", false, "only requests that were denied or refused (decision deny or reject)")
+	since := fs.String("since", "", "only lines from `WHEN` on: a duration back from now (10m, 2h) or an RFC 3339 time")
+	asJSON := fs.Bool("json", false, "print the log's JSON lines as they are")
+	state := fs.String("state", "", "state root `DIR` (default $BOTTLE_STATE_DIR, $XDG_STATE_HOME/bottle, ~/.local/state/bottle)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: bottle logs [--follow] [--denied] [--since WHEN] [--json] [--state DIR] SLUG
+
+Print a bottle's decision log, oldest first: every request its egress
+decided on, with the decision (allow, tunnel, intercept, deny, reject,
+error), the reason for a deny (no route, path, method, port, header,
+private address, expired, used up...), the method, host and path (never a
+query string or a header value), the status, bytes, duration, the mode
+(tunnel, intercept, http) and the injected header's name. The log is
+<state>/<slug>/egress/decisions.jsonl, written by the egress, kept across
+stop and start, rotated at 32 MiB (four files kept).
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
+	}
+	if fs.NArg() != 1 {
+		fmt.Fprintf(stderr, "bottle logs: want one SLUG, got %d argument(s)\nusage: bottle %s\n", fs.NArg(), commands["logs"].usage)
+		return exitUsage
+	}
+	slug := fs.Arg(0)
+	var f logFilter
+	f.denied = *denied
+	if *since != "" {
+		t, err := parseSince(*since, time.Now())
+		if err != nil {
+			fmt.Fprintf(stderr, "bottle logs: --since %q: %v\n", *since, err)
+			return exitUsage
+		}
+		f.since = t.UTC()
+		f.sinceKey = f.since.Format("2006-01-02T15:04:05")
+	}
+	if !slugRe.MatchString(slug) {
+		fmt.Fprintf(stderr, "bottle logs: %q is not a bottle slug (lowercase letters, digits and dashes; `bottle ls` lists them)\n", slug)
+		return exitUsage
+	}
+	root, err := runtime.StateRoot(*state, os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "bottle logs: %v\n", err)
+		return exitUsage
+	}
+	dir := filepath.Join(root, slug)
+	if _, err := os.Stat(dir); err != nil {
+		fmt.Fprintf(stderr, "bottle logs: no bottle %q under %s (`bottle ls` lists them)\n", slug, root)
+		return exitUsage
+	}
+	w := bufio.NewWriterSize(stdout, 64<<10)
+	defer w.Flush()
+	p := &logPrinter{w: w, json: *asJSON, f: f}
+	if !p.json {
+		p.header()
+	}
+	files := egress.DecisionFiles(filepath.Join(dir, egressDir))
+	var last *os.File
+	for _, name := range files {
+		fh, err := os.Open(name)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "bottle logs: %v\n", err)
+			return exitFailed
+		}
+		if err := p.copy(fh); err != nil {
+			fmt.Fprintf(stderr, "bottle logs: %s: %v\n", name, err)
+			fh.Close()
+			return exitFailed
+		}
+		if name == files[len(files)-1] {
+			last = fh
+		} else {
+			fh.Close()
+		}
+	}
+	if !*follow {
+		if last != nil {
+			last.Close()
+		}
+		return exitOK
+	}
+	w.Flush()
+	return p.follow(last, files[len(files)-1], stderr)
+}
+
+// parseSince reads --since: a duration back from now, or an RFC 3339 time.
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			return time.Time{}, errors.New("a duration back from now is positive (10m, 2h)")
+		}
+		return now.Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, errors.New("want a duration back from now (10m, 2h) or an RFC 3339 time (2026-12-01T15:04:05Z)")
+}
+
+type logPrinter struct {
+	w    *bufio.Writer
+	json bool
+	f    logFilter
+	rest []byte // a line not yet ended (follow)
+}
+
+func (p *logPrinter) header() {
+	fmt.Fprintf(p.w, "%-24s %-9s %-15s %-7s %-30s %-24s %6s %9s %9s  %s\n", "TIME", "DECISION", "REASON", "METHOD", "HOST", "PATH", "STATUS", "BYTES", "MS", "MODE/INJECT")
+}
+
+// copy prints the lines of r that pass the filter.
+func (p *logPrinter) copy(r io.Reader) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 256<<10), 4<<20)
+	for sc.Scan() {
+		p.line(sc.Bytes())
+	}
+	return sc.Err()
+}
+
+var (
+	denyMark   = []byte(`"decision":"deny"`)
+	rejectMark = []byte(`"decision":"reject"`)
+)
+
+// line prints one log line if it passes the filter. The cheap tests come
+// first: a byte search for --denied, the time's first 19 bytes for
+// --since; only lines that pass are decoded.
+func (p *logPrinter) line(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	if p.f.denied && !bytes.Contains(b, denyMark) && !bytes.Contains(b, rejectMark) {
+		return
+	}
+	if p.f.sinceKey != "" {
+		t := timeField(b)
+		if len(t) < 19 || string(t[:19]) < p.f.sinceKey {
+			return
+		}
+		if string(t[:19]) == p.f.sinceKey {
+			if pt, err := time.Parse(time.RFC3339Nano, string(t)); err == nil && pt.Before(p.f.since) {
+				return
+			}
+		}
+	}
+	if p.json {
+		p.w.Write(b)
+		p.w.WriteByte('\n')
+		return
+	}
+	var d decisionLine
+	if !parseFlat(b, &d) {
+		if json.Unmarshal(b, &d) != nil {
+			return // not a line of the egress's
+		}
+	}
+	p.row(&d)
+}
+
+func (p *logPrinter) row(d *decisionLine) {
+	ts := d.Time
+	if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
+		ts = t.UTC().Format("2006-01-02T15:04:05.000Z")
+	}
+	why := d.Reason
+	if why == "" && d.Error != "" {
+		why = d.Error
+		if len(why) > 15 {
+			why = why[:15]
+		}
+	}
+	extra := d.Mode
+	if d.Inject != "" {
+		extra += " +" + d.Inject
+	}
+	path := d.Path
+	if len(path) > 24 {
+		path = path[:23] + "…"
+	}
+	fmt.Fprintf(p.w, "%-24s %-9s %-15s %-7s %-30s %-24s %6d %9d %9.3f  %s\n", ts, d.Decision, why, d.Method, d.Host, path, d.Status, d.Bytes, d.Duration, extra)
+}
+
+// timeField is the value of the line's leading "time" field, or nil.
+func timeField(b []byte) []byte {
+	const key = `{"time":"`
+	if !bytes.HasPrefix(b, []byte(key)) {
+		return nil
+	}
+	b = b[len(key):]
+	if i := bytes.IndexByte(b, '"'); i >= 0 {
+		return b[:i]
+	}
+	return nil
+}
+
+// parseFlat decodes a decision-log line the way the egress writes it: one
+// flat object of strings without escapes and numbers. It reports false on
+// anything else (an escape, a nested value), for encoding/json to do.
+func parseFlat(b []byte, d *decisionLine) bool {
+	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
+		return false
+	}
+	b = b[1 : len(b)-1]
+	for len(b) > 0 {
+		if b[0] != '"' {
+			return false
+		}
+		end := bytes.IndexByte(b[1:], '"')
+		if end < 0 || len(b) < end+3 || b[end+2] != ':' {
+			return false
+		}
+		key := b[1 : end+1]
+		b = b[end+3:]
+		var val []byte
+		if len(b) > 0 && b[0] == '"' {
+			end := bytes.IndexByte(b[1:], '"')
+			if end < 0 {
+				return false
+			}
+			val = b[1 : end+1]
+			if bytes.IndexByte(val, '\\') >= 0 {
+				return false
+			}
+			b = b[end+2:]
+		} else {
+			end := bytes.IndexByte(b, ',')
+			if end < 0 {
+				end = len(b)
+			}
+			val = b[:end]
+			b = b[end:]
+		}
+		if len(b) > 0 {
+			if b[0] != ',' {
+				return false
+			}
+			b = b[1:]
+		}
+		if !d.set(key, val) {
+			return false
+		}
+	}
+	return true
+}
+
+func (d *decisionLine) set(key, val []byte) bool {
+	var err error
+	switch string(key) {
+	case "time":
+		d.Time = string(val)
+	case "method":
+		d.Method = string(val)
+	case "host":
+		d.Host = string(val)
+	case "path":
+		d.Path = string(val)
+	case "decision":
+		d.Decision = string(val)
+	case "reason":
+		d.Reason = string(val)
+	case "mode":
+		d.Mode = string(val)
+	case "route":
+		d.Route = string(val)
+	case "inject":
+		d.Inject = string(val)
+	case "error":
+		d.Error = string(val)
+	case "status":
+		d.Status, err = strconv.Atoi(string(val))
+	case "bytes":
+		d.Bytes, err = strconv.ParseInt(string(val), 10, 64)
+	case "duration":
+		d.Duration, err = strconv.ParseFloat(string(val), 64)
+	}
+	return err == nil
+}
+
+// follow prints what the egress appends to the live file until SIGINT or
+// SIGTERM, reopening it when the egress rotates it (a new inode) or when
+// it appears.
+func (p *logPrinter) follow(fh *os.File, name string, stderr io.Writer) int {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	buf := make([]byte, 64<<10)
+	for {
+		if fh == nil {
+			fh, _ = os.Open(name) // not there yet: the egress makes it on start
+		}
+		if fh != nil {
+			for {
+				n, err := fh.Read(buf)
+				p.feed(buf[:n])
+				if n == 0 || err != nil {
+					break
+				}
+			}
+			p.w.Flush()
+			if st, err := os.Stat(name); err == nil {
+				if cur, err := fh.Stat(); err == nil && !os.SameFile(st, cur) {
+					fh.Close() // rotated: what was left of the old one is read
+					fh = nil
+					p.rest = p.rest[:0]
+					continue
+				}
+			}
+		}
+		select {
+		case <-sig:
+			if fh != nil {
+				fh.Close()
+			}
+			return exitOK
+		case <-tick.C:
+		}
+	}
+}
+
+// feed prints the whole lines in b, keeping a partial last line for later.
+func (p *logPrinter) feed(b []byte) {
+	p.rest = append(p.rest, b...)
+	for {
+		i := bytes.IndexByte(p.rest, '\n')
+		if i < 0 {
+			return
+		}
+		p.line(p.rest[:i])
+		p.rest = p.rest[i+1:]
+	}
+}

@@ -20,6 +20,7 @@
 //	                    written to FILE: `cmp` two of them to show nothing changed
 //	[docker]            a Docker daemon answers (DOCKER_HOST or the default socket)
 //	[compose]           `docker compose version` or `docker-compose version` works
+//	[root]              the script runs as root (it may chown files to other users)
 //
 // With BOTTLE_REQUIRE_DOCKER=1 in the environment, [docker] and [compose] fail
 // the test instead of being false when Docker or compose is missing, so CI
@@ -326,8 +327,10 @@ func condition(cond string) (bool, error) {
 		return required("a Docker daemon", dockerErr())
 	case "compose":
 		return required("docker compose (or docker-compose)", composeErr())
+	case "root":
+		return os.Geteuid() == 0, nil
 	}
-	return false, fmt.Errorf("unknown condition %q (bottle's are [docker] and [compose])", cond)
+	return false, fmt.Errorf("unknown condition %q (bottle's are [docker], [compose] and [root])", cond)
 }
 
 // required turns a probe into a condition: false when missing, an error (the

@@ -25,7 +25,7 @@ func TestRequiredFailsUnderBottleRequireDocker(t *testing.T) {
 }
 
 func TestUnknownCondition(t *testing.T) {
-	if _, err := condition("dokcer"); err == nil || !strings.Contains(err.Error(), "[docker] and [compose]") {
+	if _, err := condition("dokcer"); err == nil || !strings.Contains(err.Error(), "[docker], [compose] and [root]") {
 		t.Errorf("condition(dokcer) = %v; want an error naming the known conditions", err)
 	}
 }

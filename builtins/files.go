@@ -1,12 +1,13 @@
 package builtins
 
-// Files family: write_inplace, write_atomic, read, exists, mkdir, chmod,
-// chown, whoami, remove, state_dir, state_root, list_dir.
+// Files family: write_inplace, write_atomic, read, exists, stat, mkdir,
+// chmod, chown, whoami, remove, state_dir, state_root, list_dir.
 //
 //	write_inplace(path, content, mode=None) -> struct(path, inode, size, changed)
 //	write_atomic(path, content, mode=None)  -> struct(path, inode, size, changed)
 //	read(path) -> string
 //	exists(path) -> bool
+//	stat(path) -> struct(path, dir, uid, gid, mode): path absolute with symlinks resolved; None when it does not exist
 //	mkdir(path, mode=0o700) -> absolute path
 //	chmod(path, mode) -> None
 //	chown(path, uid, gid) -> None
@@ -50,6 +51,7 @@ func filesBuiltins() []Builtin {
 			"write a file by temp file + rename; refuses bind-mounted files; undo restores the old bytes", effect, writeAtomic),
 		def("read", "read(path)", "the content of a file", pure, readFile),
 		def("exists", "exists(path)", "whether a path exists", pure, exists),
+		def("stat", "stat(path)", "struct(path, dir, uid, gid, mode) of a path, its path absolute with symlinks resolved; None when it does not exist", pure, stat),
 		def("mkdir", "mkdir(path, mode=0o700)", "create a directory and its parents; undo removes what it created", effect, mkdir),
 		def("chmod", "chmod(path, mode)", "change a path's mode; undo restores it", effect, chmod),
 		def("chown", "chown(path, uid, gid)", "change a path's owner and group; undo restores them", effect, chown),
@@ -573,6 +575,32 @@ func chown(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwarg
 	}
 	recordUndo(env, "restore owner of "+path, func(context.Context) error { return os.Lchown(path, oldUID, oldGID) })
 	return starlark.None, nil
+}
+
+func stat(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var p string
+	if err := starlark.UnpackArgs(name, args, kwargs, "path", &p); err != nil {
+		return nil, err
+	}
+	real, err := filepath.EvalSymlinks(resolve(env, p))
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+		return starlark.None, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if real, err = filepath.Abs(real); err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(real)
+	if err != nil {
+		return nil, err
+	}
+	uid, gid := -1, -1
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		uid, gid = int(st.Uid), int(st.Gid)
+	}
+	return mkstruct("path", real, "dir", fi.IsDir(), "uid", uid, "gid", gid, "mode", int(fi.Mode().Perm())), nil
 }
 
 func whoami(_ *starlark.Thread, _ *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

@@ -263,8 +263,11 @@ func (e *Engine) pinnedImage(ctx context.Context, step, tag, sum string, write f
 		}())
 	}()
 	defer pr.Close()
+	// NoCache: a layer from the build cache may be an image another run is
+	// removing (the replaced one below), and the build then fails midway;
+	// the label check above is this build's cache.
 	if _, err := e.build(ctx, step, tag, pr, client.ImageBuildOptions{
-		Tags: []string{tag, pinned}, Remove: true, ForceRemove: true,
+		Tags: []string{tag, pinned}, Remove: true, ForceRemove: true, NoCache: true,
 		Labels: map[string]string{BinaryDigestLabel: sum},
 	}); err != nil {
 		return "", err

@@ -3,7 +3,7 @@ package builtins
 // Routes family: routes_check.
 //
 //	routes_check(text, name=None) -> number of routes, parsed by the egress
-//	    sidecar's own parser (egress.ParseRoutes); its error names line and
+//	    sidecar's own parser (egress/routes); its error names line and
 //	    field, and with name (a file name) the file too ("routes.yaml:3: ...")
 
 import (
@@ -11,7 +11,7 @@ import (
 
 	"go.starlark.net/starlark"
 
-	"github.com/bottle-sh/bottle/egress"
+	"github.com/bottle-sh/bottle/egress/routes"
 )
 
 func routesBuiltins() []Builtin {
@@ -31,7 +31,7 @@ func routesCheck(_ *starlark.Thread, _ *Env, name string, args starlark.Tuple, k
 	if err != nil {
 		return nil, err
 	}
-	r, err := egress.ParseRoutes([]byte(text))
+	r, err := routes.Parse([]byte(text))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, withFile(err, fname))
 	}

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bottle-sh/bottle/egress/routes"
 )
 
 // A peer outside Config.Clients is closed unread and logged; one inside is
@@ -65,7 +67,7 @@ func TestClientAddrs(t *testing.T) {
 		&net.IPNet{IP: net.ParseIP("172.18.0.5"), Mask: net.CIDRMask(16, 32)},
 		&net.IPNet{IP: net.ParseIP("fe80::1"), Mask: net.CIDRMask(64, 128)},
 	}
-	clients := normalizePrefixes([]netip.Prefix{netip.MustParsePrefix("::ffff:10.213.4.0/120")})
+	clients := routes.NormalizePrefixes([]netip.Prefix{netip.MustParsePrefix("::ffff:10.213.4.0/120")})
 	got, err := clientAddrs("3128", clients, own)
 	if err != nil || strings.Join(got, " ") != "10.213.4.3:3128" {
 		t.Errorf("clientAddrs = %q, %v; want only the internal network's address", got, err)
@@ -74,8 +76,8 @@ func TestClientAddrs(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "198.51.100.0/24") || !strings.Contains(err.Error(), "172.18.0.5") {
 		t.Errorf("no matching address: %v", err)
 	}
-	if _, err := parseClients("10.0.0.0/8,nonsense"); err == nil || !strings.Contains(err.Error(), `"nonsense"`) {
-		t.Errorf("parseClients: %v", err)
+	if _, err := ParseClients("10.0.0.0/8,nonsense"); err == nil || !strings.Contains(err.Error(), `"nonsense"`) {
+		t.Errorf("ParseClients: %v", err)
 	}
 }
 
@@ -88,9 +90,8 @@ func TestProcessClientsListen(t *testing.T) {
 	run := func(args ...string) (*exec.Cmd, *syncBuffer) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		t.Cleanup(cancel)
-		cmd := exec.CommandContext(ctx, os.Args[0], append([]string{"--routes", file}, args...)...)
+		cmd := bottleEgress(t, ctx, append([]string{"--routes", file}, args...)...)
 		out := &syncBuffer{}
-		cmd.Env = append(os.Environ(), mainEnv+"=1")
 		cmd.Stdout, cmd.Stderr = out, out
 		return cmd, out
 	}

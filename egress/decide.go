@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/bottle-sh/bottle/egress/routes"
 )
 
 // Why the egress denies a request: the access log's "reason", and what
@@ -31,8 +33,8 @@ const (
 // refusal says why route r refuses method and path (the escaped path):
 // ReasonMethod, ReasonPath, or "" when both pass. It is Allows, with the
 // reason the egress logs.
-func (r *Route) refusal(method, path string) string {
-	if len(r.Methods) > 0 && !(&Route{Methods: r.Methods}).Allows(method, path) {
+func refusal(r *routes.Route, method, path string) string {
+	if len(r.Methods) > 0 && !(&routes.Route{Methods: r.Methods}).Allows(method, path) {
 		return ReasonMethod
 	}
 	if !r.Allows(method, path) {
@@ -49,16 +51,16 @@ type Query struct {
 	Now    time.Time   // for expiry; zero is time.Now()
 	// Used is the requests already counted against a route with uses:;
 	// nil counts none.
-	Used func(*Route) int
+	Used func(*routes.Route) int
 }
 
 // Verdict is what the egress would do with a Query.
 type Verdict struct {
 	Allow  bool
-	Reason string   // why it is denied ("" when allowed): one of the Reason constants
-	Route  *Route   // the route matched, nil for none
-	Mode   string   // ModeTunnel, ModeIntercept or ModeHTTP
-	Inject []string // names of the headers the egress sets (never their values)
+	Reason string        // why it is denied ("" when allowed): one of the Reason constants
+	Route  *routes.Route // the route matched, nil for none
+	Mode   string        // ModeTunnel, ModeIntercept or ModeHTTP
+	Inject []string      // names of the headers the egress sets (never their values)
 	Host   string
 	Port   string
 	Path   string
@@ -68,11 +70,11 @@ type Verdict struct {
 	Unchecked []string
 }
 
-// Decide says what the proxy would do with q, with the checks the proxy
-// makes, in its order (serve.go's handle and connect), without sending
+// Decide says what the proxy would do with q under rs, with the checks the proxy
+// makes, in its order (session.go's handle and tunnel.go's connect), without sending
 // anything. The proxy takes a use of a route with uses: when it allows a
 // request; Decide only reads the count (q.Used).
-func (rs *Routes) Decide(q Query) (Verdict, error) {
+func Decide(rs *routes.Routes, q Query) (Verdict, error) {
 	u, err := url.Parse(q.URL)
 	if err != nil {
 		return Verdict{}, err
@@ -135,10 +137,10 @@ func (rs *Routes) Decide(q Query) (Verdict, error) {
 	if len(r.Paths) > 0 && ambiguousPath(v.Path) {
 		return deny(ReasonAmbiguous)
 	}
-	if why := r.refusal(method, v.Path); why != "" {
+	if why := refusal(r, method, v.Path); why != "" {
 		return deny(why)
 	}
-	if q.Header != nil && r.refusesHeaders(&http.Request{Header: q.Header}) != "" {
+	if q.Header != nil && refusesHeaders(r, &http.Request{Header: q.Header}) != "" {
 		return deny(ReasonHeader)
 	}
 	if r.Inject != nil {
@@ -169,7 +171,7 @@ func (rs *Routes) Decide(q Query) (Verdict, error) {
 	return v, nil
 }
 
-func used(q Query, r *Route) int {
+func used(q Query, r *routes.Route) int {
 	if q.Used == nil {
 		return 0
 	}
@@ -179,7 +181,7 @@ func used(q Query, r *Route) int {
 // addrRefusal checks a host given as an address against the route's
 // private: networks, as the dialler would; a name is resolved only when
 // dialled, so it is not checked here.
-func addrRefusal(host string, r *Route) string {
+func addrRefusal(host string, r *routes.Route) string {
 	a, err := netip.ParseAddr(host)
 	if err != nil {
 		return ""
@@ -190,7 +192,7 @@ func addrRefusal(host string, r *Route) string {
 	return ""
 }
 
-func (v *Verdict) unchecked(r *Route) {
+func (v *Verdict) unchecked(r *routes.Route) {
 	if net.ParseIP(v.Host) == nil {
 		v.Unchecked = append(v.Unchecked, "the address "+v.Host+" resolves to (special-purpose addresses are refused unless the route has private:)")
 	}

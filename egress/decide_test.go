@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bottle-sh/bottle/egress/routes"
 )
 
 // decideRoutes has a route of every kind: plain, with rules and inject,
@@ -146,7 +148,7 @@ func TestDecideAgreesWithProxy(t *testing.T) {
 		for i := 0; i+1 < len(r.header); i += 2 {
 			header.Set(r.header[i], r.header[i+1])
 		}
-		want, err := rs.Decide(Query{Method: r.method, URL: r.url, Header: header, Used: tp.Used})
+		want, err := Decide(rs, Query{Method: r.method, URL: r.url, Header: header, Used: tp.Used})
 		if err != nil {
 			t.Fatalf("%s %s: Decide: %v", r.method, r.url, err)
 		}
@@ -280,13 +282,13 @@ func TestRoutesExpiresAndUsesParse(t *testing.T) {
 		"routes:\n  - host: a.test\n    uses: \"3\"\n",
 		"routes:\n  - host: a.test\n    uses: 1.5\n",
 	} {
-		if _, err := ParseRoutes([]byte(bad)); err == nil {
+		if _, err := routes.Parse([]byte(bad)); err == nil {
 			t.Errorf("accepted:\n%s", bad)
 		} else if !strings.Contains(err.Error(), "line 3: ") {
 			t.Errorf("error does not name the line: %v", err)
 		}
 	}
-	rs, err := ParseRoutes([]byte("routes:\n  - host: a.test\n    expires: 2026-12-01T10:00:00+02:00\n    uses: 5\n"))
+	rs, err := routes.Parse([]byte("routes:\n  - host: a.test\n    expires: 2026-12-01T10:00:00+02:00\n    uses: 5\n"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,24 +3,41 @@
 //
 // # Surface
 //
-//	ParseRoutes(data) (*Routes, error)    parse and validate routes.yaml; errors name line and field
-//	ReadRoutesFile(path) (*Routes, error) the same, from a file
-//	(*Routes).Match(host) *Route           exact host first, then the longest "*.suffix"
-//	(*Route).Allows(method, path) bool     the route's paths prefixes and methods
-//	(*Route).Intercepts() bool             paths, methods or inject: https must be decrypted
-//	(*Route).AllowsPort(port) bool         the route's ports; 443 only for inject without ports
-//	(*Route).Expired(now) bool             expires: has passed (grants.go)
-//	(*Routes).Decide(Query) (Verdict, error)  what the proxy would do with a request, sent nowhere (decide.go)
-//	GrantKey(route), ReadUseCounts(file)   the use counts of routes with uses: (uses.json in Config.StateDir)
+// The routes format (parse, validate, match) is package egress/routes,
+// which imports nothing of the proxy; builtins' routes_check uses it too.
+// The command, `bottle egress` (flags, signals, exit codes), is
+// cmd/bottle/egress.go.
+//
 //	LoadCA(dir) (*CA, error)               ca.crt/ca.key as ca_create writes them (or cert.pem/key.pem)
 //	(*CA).Leaf(host) (*tls.Certificate, error)  a cached leaf for host, minted on first use
 //	New(Config) (*Proxy, error)            load the routes; logs "egress: loaded N route(s)"
 //	(*Proxy).Serve(ln) error               serve until Shutdown
 //	(*Proxy).Reload() error                re-read the routes file; keep the old routes on any error
 //	(*Proxy).Shutdown(ctx) error           stop accepting, drain, close what is left when ctx ends
-//	(*Proxy).Routes() *Routes              the routes in force
-//	Main(args, stdout, stderr) int         the `bottle egress` command, signals included
-//	BatchWriter{W, Interval}               access-log writer that batches lines (Main uses 50 ms)
+//	(*Proxy).Routes() *routes.Routes       the routes in force
+//	Listen(addr, clients) ([]net.Listener, error)  addr's listener; with clients and no host, one per own address inside them
+//	ParseClients(s) ([]netip.Prefix, error)  "CIDR,CIDR...", as --clients takes them
+//	Decide(rs, Query) (Verdict, error)     what the proxy would do with a request, sent nowhere (decide.go)
+//	GrantKey(route), ReadUseCounts(file)   the use counts of routes with uses: (uses.json in Config.StateDir)
+//	BatchWriter{W, Interval}               access-log writer that batches lines (bottle egress uses 50 ms)
+//
+// Config's limits (HeaderTimeout, MaxConns, HalfCloseTimeout) and its
+// BeforeTunnel hook are for tests; zero values are the defaults below.
+//
+// # Files
+//
+//	proxy.go     Config, New, Reload (and the tunnels a reload cuts)
+//	conns.go     Serve, Shutdown, the connection limit, Config.Clients
+//	session.go   one stream of requests: read, route, admit, forward
+//	head.go      the raw request head, scanned before net/http parses it
+//	host.go      hosts and ports as routed on, and the per-connection memo
+//	respond.go   refusals (403, 400...) and responses to the client
+//	tunnel.go    CONNECT: plain tunnels and interception
+//	upstream.go  the upstream connection pinned to a client connection
+//	private.go   the address check in the dialer
+//	grants.go    expires: and uses: (the use counts, the expiry timer)
+//	decide.go    Decide, the proxy's checks without the proxy (bottle routes check)
+//	log.go       the access log; ca.go the bottle's CA; listen.go listeners
 //
 // # What the proxy does
 //
@@ -124,17 +141,15 @@
 //
 // # Sockets
 //
-// On Linux every TCP connection is a fastConn (fastio_linux.go): reads and
-// writes are the socket's own non-blocking read(2)/write(2), made without
-// entersyscall, parking in the runtime poller only on EAGAIN; a hot
-// keep-alive connection polls up to Config.Spin (--spin, at most 10ms)
-// before parking, one at a time, with GOMAXPROCS > 1 only, until another
-// connection reads, yielding the CPU on every turn. A busy plain tunnel is
-// one goroutine polling both its sockets through an epoll instance of its
-// own (hottunnel_linux.go) until its spin stops paying; then a goroutine
-// per direction carries it.
-// That saves the Go runtime's thread wake-ups (sysmon, idle Ps) that
-// dominated a request's cost at one request at a time.
+// Every client connection is a plain net.Conn read by one goroutine, which
+// parks in the runtime's poller while the connection is idle: nothing
+// polls or spins, so an idle keep-alive connection or tunnel costs no CPU.
+// A plain tunnel is two goroutines, one per direction, each an io.Copy;
+// between two TCP connections that is splice(2), so a download through
+// a tunnel goes from socket to socket in the kernel. (Until issue 16 the
+// proxy had raw non-blocking socket calls and read spins for one-request-
+// at-a-time loopback benchmarks; BENCHMARKS.md, "Egress", has why they
+// went.)
 //
 // # Why not goproxy
 //
@@ -149,6 +164,6 @@
 // upstream read. It also lets each client connection own its upstream
 // connection (no pool goroutines), which is what made it several times
 // faster than squid and mitmdump (BENCHMARKS.md, "Egress"). Handled directly,
-// the proxy is about 1,500 lines (without the routes parser and the command)
-// with no dependency beyond the standard library and yaml.
+// the proxy is about 1,900 lines of code (without the routes parser and the
+// command) with no dependency beyond the standard library and yaml.
 package egress

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/bottle-sh/bottle/egress/routes"
 )
 
 // Grants that end on their own: a route with expires: is denied from that
@@ -31,46 +31,13 @@ import (
 // directory.
 const UsesFile = "uses.json"
 
-// Expired reports whether the route has an expiry and now is at or past it.
-func (r *Route) Expired(now time.Time) bool {
-	return !r.Expires.IsZero() && !now.Before(r.Expires)
-}
-
 // GrantKey names a route's grant in the use counts (uses.json).
-func GrantKey(r *Route) string {
+func GrantKey(r *routes.Route) string {
 	exp := "never"
 	if !r.Expires.IsZero() {
 		exp = r.Expires.UTC().Format(time.RFC3339)
 	}
 	return r.Host + " " + exp + " " + strconv.Itoa(r.Uses)
-}
-
-// expires parses a route's expires: an RFC 3339 time.
-func (p *routesParser) expires(n *yaml.Node) time.Time {
-	s, ok := p.scalar(n, "expires")
-	if !ok {
-		return time.Time{}
-	}
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		p.errorf(n.Line, "expires", "%q is not an RFC 3339 time (2026-12-01T15:04:05Z, or with an offset: +02:00)", s)
-		return time.Time{}
-	}
-	return t
-}
-
-// uses parses a route's uses: a count of at least 1.
-func (p *routesParser) uses(n *yaml.Node) int {
-	s, ok := p.scalar(n, "uses")
-	if !ok {
-		return 0
-	}
-	u, err := strconv.Atoi(s)
-	if err != nil || n.Tag != "!!int" || u < 1 {
-		p.errorf(n.Line, "uses", "%q is not a count of requests (a whole number, at least 1; leave uses out for no limit)", s)
-		return 0
-	}
-	return u
 }
 
 // useCounts are the requests counted against routes with uses:.
@@ -111,7 +78,7 @@ func newUseCounts(dir string) (*useCounts, error) {
 }
 
 // used is how many requests r's grant has had.
-func (u *useCounts) used(r *Route) int {
+func (u *useCounts) used(r *routes.Route) int {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	return u.n[GrantKey(r)]
@@ -120,7 +87,7 @@ func (u *useCounts) used(r *Route) int {
 // take counts one request against r and reports whether r had a use left.
 // A count that cannot be saved is not a use: the request is refused rather
 // than risk giving the grant its uses back on a restart.
-func (u *useCounts) take(r *Route) (bool, error) {
+func (u *useCounts) take(r *routes.Route) (bool, error) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	k := GrantKey(r)
@@ -137,7 +104,7 @@ func (u *useCounts) take(r *Route) (bool, error) {
 
 // keep drops the counts of grants rs no longer has, so uses.json holds
 // the live grants only.
-func (u *useCounts) keep(rs *Routes) {
+func (u *useCounts) keep(rs *routes.Routes) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	live := map[string]bool{}
@@ -173,7 +140,7 @@ func (u *useCounts) saveLocked() error {
 // grantRefusal says why route r's grant refuses a request now ("" when it
 // does not), taking one of its uses when it has a count and a plain tunnel
 // or a request is about to go out (take). Messages are for the client.
-func (p *Proxy) grantRefusal(r *Route, take bool) (reason, msg string) {
+func (p *Proxy) grantRefusal(r *routes.Route, take bool) (reason, msg string) {
 	if r.Expired(time.Now()) {
 		return ReasonExpired, fmt.Sprintf("the route for %s on line %d of %s expired at %s; ask the operator for a new grant",
 			r.Host, r.Line, p.cfg.RoutesFile, r.Expires.UTC().Format(time.RFC3339))
@@ -194,12 +161,12 @@ func (p *Proxy) grantRefusal(r *Route, take bool) (reason, msg string) {
 }
 
 // Used is how many requests route r's grant has had in this egress.
-func (p *Proxy) Used(r *Route) int { return p.uses.used(r) }
+func (p *Proxy) Used(r *routes.Route) int { return p.uses.used(r) }
 
 // grantsLoaded follows a load of rs: counts of grants that went are
 // dropped, and plain tunnels are cut when the first of rs's expiries
 // comes (a tunnel opened before it must not outlive it).
-func (p *Proxy) grantsLoaded(rs *Routes) {
+func (p *Proxy) grantsLoaded(rs *routes.Routes) {
 	p.uses.keep(rs)
 	p.expiryMu.Lock()
 	defer p.expiryMu.Unlock()

@@ -1,6 +1,7 @@
 package egress
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/pem"
 	"fmt"
@@ -19,15 +20,41 @@ import (
 	"time"
 )
 
-// The test binary doubles as `bottle egress`: with this variable set it
-// runs Main, so the process tests signal a real proxy process.
-const mainEnv = "BOTTLE_EGRESS_TEST_MAIN"
-
+// The process tests run the real `bottle egress` (cmd/bottle holds its
+// flags, signals and exit codes): a bottle binary built once per test run,
+// quick with go's build cache, and removed after.
 func TestMain(m *testing.M) {
-	if os.Getenv(mainEnv) == "1" {
-		os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+	code := m.Run()
+	if bottleDir != "" {
+		os.RemoveAll(bottleDir)
 	}
-	os.Exit(m.Run())
+	os.Exit(code)
+}
+
+var bottleDir string
+
+var buildBottle = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "egress-test-bottle")
+	if err != nil {
+		return "", err
+	}
+	bottleDir = dir
+	bin := filepath.Join(dir, "bottle")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/bottle-sh/bottle/cmd/bottle").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build ./cmd/bottle: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// bottleEgress is the command `bottle egress args...`.
+func bottleEgress(t *testing.T, ctx context.Context, args ...string) *exec.Cmd {
+	t.Helper()
+	bin, err := buildBottle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return exec.CommandContext(ctx, bin, append([]string{"egress"}, args...)...)
 }
 
 // proc is a running `bottle egress` process.
@@ -55,8 +82,8 @@ func startProcess(t *testing.T, routes string, extra ...string) *proc {
 	for from, to := range w.addrs {
 		args = append(args, "--resolve", from+"="+to)
 	}
-	p := &proc{cmd: exec.Command(os.Args[0], args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, routes: file, exited: make(chan error, 1), done: make(chan struct{})}
-	p.cmd.Env = append(os.Environ(), mainEnv+"=1", "SSL_CERT_FILE="+roots, "SSL_CERT_DIR=/nonexistent", "TEST_API_KEY="+testSecret)
+	p := &proc{cmd: bottleEgress(t, context.Background(), args...), stdout: &syncBuffer{}, stderr: &syncBuffer{}, routes: file, exited: make(chan error, 1), done: make(chan struct{})}
+	p.cmd.Env = append(os.Environ(), "SSL_CERT_FILE="+roots, "SSL_CERT_DIR=/nonexistent", "TEST_API_KEY="+testSecret)
 	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/bottle-sh/bottle/egress/routes"
 )
 
 func TestSpecialAddr(t *testing.T) {
@@ -63,7 +65,7 @@ func TestCheckAddrAllow(t *testing.T) {
 		for _, x := range s {
 			ps = append(ps, netip.MustParsePrefix(x))
 		}
-		return normalizePrefixes(ps)
+		return routes.NormalizePrefixes(ps)
 	}
 	for _, tc := range []struct {
 		addr  string
@@ -71,8 +73,8 @@ func TestCheckAddrAllow(t *testing.T) {
 		ok    bool
 	}{
 		{"10.0.0.5", nil, false},
-		{"10.0.0.5", anyAddress, true},
-		{"::1", anyAddress, true},
+		{"10.0.0.5", []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}, true},
+		{"::1", []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}, true},
 		{"10.0.0.5", nets("10.0.0.0/24"), true},
 		{"10.0.1.5", nets("10.0.0.0/24"), false},
 		{"::ffff:10.0.0.5", nets("10.0.0.0/24"), true},
@@ -91,7 +93,7 @@ func TestCheckAddrAllow(t *testing.T) {
 }
 
 func TestParsePrivate(t *testing.T) {
-	rs, err := ParseRoutes([]byte("routes:\n  - host: a.test\n    private: true\n  - host: b.test\n    private: false\n  - host: c.test\n    private: [10.213.0.0/16, \"fd00::/8\", 192.168.1.5, \"::ffff:172.16.0.0/108\"]\n  - host: d.test\n"))
+	rs, err := routes.Parse([]byte("routes:\n  - host: a.test\n    private: true\n  - host: b.test\n    private: false\n  - host: c.test\n    private: [10.213.0.0/16, \"fd00::/8\", 192.168.1.5, \"::ffff:172.16.0.0/108\"]\n  - host: d.test\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,7 +111,7 @@ func TestParsePrivate(t *testing.T) {
 		"private: {a: b}\n":           `line 3: private: expected true, false or a list`,
 		"private: [\"fe80::1%lo\"]\n": `"fe80::1%lo" is not a network`,
 	} {
-		_, err := ParseRoutes([]byte("routes:\n  - host: a.test\n    " + text))
+		_, err := routes.Parse([]byte("routes:\n  - host: a.test\n    " + text))
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: got %v, want %s", text, err, want)
 		}

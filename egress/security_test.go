@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/bottle-sh/bottle/egress/routes"
 )
 
 // interceptedConn opens a CONNECT to target through tp and returns the TLS
@@ -111,7 +113,7 @@ func TestReloadWaitsForAStableFile(t *testing.T) {
 	tp := startProxy(t, testRoutes)
 	full := "routes:\n  - host: api.example.test\n    paths: [\"/v1/\"]\n    inject: {header: x-api-key, env: TEST_API_KEY}\n"
 	prefix := "routes:\n  - host: api.example.test\n" // valid, and allows every path
-	if _, err := ParseRoutes([]byte(prefix)); err != nil {
+	if _, err := routes.Parse([]byte(prefix)); err != nil {
 		t.Fatalf("the prefix should parse (that is the hazard): %v", err)
 	}
 	var reads atomic.Int32
@@ -196,15 +198,12 @@ func TestUpstreamResponseHeadIsBounded(t *testing.T) {
 
 // A plain tunnel whose client has gone while the upstream keeps its side
 // open (it never answers, never closes) must end: the proxy gives the
-// other direction halfCloseTimeout once one direction is done.
+// other direction Config.HalfCloseTimeout once one direction is done.
 func TestHalfOpenTunnelEnds(t *testing.T) {
-	old := halfCloseTimeout
-	halfCloseTimeout = 200 * time.Millisecond
-	t.Cleanup(func() { halfCloseTimeout = old })                        // after the proxy has shut down
 	addr := rawUpstream(t, func(c net.Conn) { io.Copy(io.Discard, c) }) // held open until the test ends
 	w := newWorld(t)
 	w.addrs["tunnel.example.test:443"] = addr
-	tp := startProxyIn(t, testRoutes, w)
+	tp := startProxyWith(t, testRoutes, w, "127.0.0.1:0", func(c *Config) { c.HalfCloseTimeout = 200 * time.Millisecond })
 	c, err := net.Dial("tcp", tp.url.Host)
 	if err != nil {
 		t.Fatal(err)
@@ -258,7 +257,7 @@ func TestHostSpellings(t *testing.T) {
 // A wildcard never matches an IP literal, whose dotted "labels" are not
 // names: "*.0.0.1" is not a route for 127.0.0.1.
 func TestWildcardNeverMatchesIP(t *testing.T) {
-	rs, err := ParseRoutes([]byte("routes:\n  - host: \"*.0.0.1\"\n  - host: \"*.example.test\"\n"))
+	rs, err := routes.Parse([]byte("routes:\n  - host: \"*.0.0.1\"\n  - host: \"*.example.test\"\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,13 +272,10 @@ func TestWildcardNeverMatchesIP(t *testing.T) {
 }
 
 // Slowloris: a head that trickles in a byte at a time still has to be
-// whole within headerTimeout, on the proxy port and inside an intercepted
-// tunnel.
+// whole within Config.HeaderTimeout, on the proxy port and inside an
+// intercepted tunnel.
 func TestSlowHeadIsCut(t *testing.T) {
-	old := headerTimeout
-	headerTimeout = 300 * time.Millisecond
-	t.Cleanup(func() { headerTimeout = old }) // after the proxy has shut down
-	tp := startProxy(t, testRoutes)
+	tp := startProxyWith(t, testRoutes, newWorld(t), "127.0.0.1:0", func(c *Config) { c.HeaderTimeout = 300 * time.Millisecond })
 	plain, err := net.Dial("tcp", tp.url.Host)
 	if err != nil {
 		t.Fatal(err)
@@ -337,13 +333,10 @@ func TestUnsolicitedUpstreamBytesDropTheConnection(t *testing.T) {
 	}
 }
 
-// Connections beyond maxConns get a 503 and are closed, and the proxy
-// serves again once connections end.
+// Connections beyond Config.MaxConns get a 503 and are closed, and the
+// proxy serves again once connections end.
 func TestConnectionLimit(t *testing.T) {
-	old := maxConns
-	maxConns = 2
-	t.Cleanup(func() { maxConns = old }) // after the proxy has shut down
-	tp := startProxy(t, testRoutes)
+	tp := startProxyWith(t, testRoutes, newWorld(t), "127.0.0.1:0", func(c *Config) { c.MaxConns = 2 })
 	var held []net.Conn
 	for i := 0; i < 2; i++ {
 		c, err := net.Dial("tcp", tp.url.Host)

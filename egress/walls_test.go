@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/bottle-sh/bottle/egress/routes"
 )
 
 // echoRoutes adds to testRoutes an inject route with no methods and one
@@ -64,7 +66,7 @@ func TestTraceNeverCarriesTheCredential(t *testing.T) {
 			t.Errorf("%s on an inject route with no methods: %s %q", m, status, body)
 		}
 	}
-	if _, err := ParseRoutes([]byte("routes:\n  - host: a.test\n    methods: [GET, trace]\n    inject: {header: x-api-key, env: K}\n")); err == nil || !strings.Contains(err.Error(), "line 2: methods: TRACE on a route with inject would echo the credential") {
+	if _, err := routes.Parse([]byte("routes:\n  - host: a.test\n    methods: [GET, trace]\n    inject: {header: x-api-key, env: K}\n")); err == nil || !strings.Contains(err.Error(), "line 2: methods: TRACE on a route with inject would echo the credential") {
 		t.Errorf("methods: [TRACE] with inject: %v", err)
 	}
 }
@@ -97,7 +99,7 @@ func TestInjectOnlyToItsPorts(t *testing.T) {
 		"ports: []\n":        `line 3: ports: is an empty list`,
 		"ports: 443\n":       `line 3: ports: expected a list`,
 	} {
-		if _, err := ParseRoutes([]byte("routes:\n  - host: a.test\n    " + text)); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := routes.Parse([]byte("routes:\n  - host: a.test\n    " + text)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %s", text, err, want)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/bottle-sh/bottle/egress"
+	"github.com/bottle-sh/bottle/egress/routes"
 	"github.com/bottle-sh/bottle/runtime"
 )
 
@@ -95,7 +96,7 @@ Flags:
 		fmt.Fprintf(stderr, "bottle routes check: %v\n", err)
 		return exitUsage
 	}
-	v, err := rs.Decide(egress.Query{Method: method, URL: u, Header: http.Header(header), Used: func(r *egress.Route) int { return used[egress.GrantKey(r)] }})
+	v, err := egress.Decide(rs, egress.Query{Method: method, URL: u, Header: http.Header(header), Used: func(r *routes.Route) int { return used[egress.GrantKey(r)] }})
 	if err != nil {
 		fmt.Fprintf(stderr, "bottle routes check: URL %q: %v (want http://HOST[:PORT]/PATH or https://...)\n", u, err)
 		return exitUsage
@@ -113,9 +114,9 @@ Flags:
 
 // routesOf reads the routes of where, a routes file or a bottle's slug,
 // and the use counts of that bottle's egress (none for a file).
-func routesOf(where, state string) (*egress.Routes, map[string]int, error) {
+func routesOf(where, state string) (*routes.Routes, map[string]int, error) {
 	if st, err := os.Stat(where); err == nil && !st.IsDir() || strings.ContainsAny(where, "/.") {
-		rs, err := egress.ReadRoutesFile(where)
+		rs, err := routes.ReadFile(where)
 		return rs, map[string]int{}, err
 	}
 	if !slugRe.MatchString(where) {
@@ -129,7 +130,7 @@ func routesOf(where, state string) (*egress.Routes, map[string]int, error) {
 	if _, err := os.Stat(dir); err != nil {
 		return nil, nil, fmt.Errorf("no bottle %q under %s (`bottle ls` lists them; give a routes file to check one)", where, root)
 	}
-	rs, err := egress.ReadRoutesFile(filepath.Join(dir, liveRoutes))
+	rs, err := routes.ReadFile(filepath.Join(dir, liveRoutes))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,4 +1,4 @@
-// Package hostname checks the host names that routes (egress/routes.go) and
+// Package hostname checks the host names that routes (egress/routes) and
 // pipelock allowlists (builtins/allowlist.go) name. It is one validator for
 // both, so a host one of them accepts the other does not refuse.
 //

@@ -1,4 +1,4 @@
-package egress
+package routes
 
 import (
 	"bytes"
@@ -7,8 +7,6 @@ import (
 	"net/netip"
 	"net/textproto"
 	"os"
-	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -19,157 +17,13 @@ import (
 	"github.com/bottle-sh/bottle/internal/yamlhint"
 )
 
-// Routes is a parsed and validated routes.yaml. It is immutable once parsed:
-// the proxy swaps whole *Routes values on reload, so a request keeps the
-// routes it started with.
-type Routes struct {
-	Routes []Route
-
-	exact    map[string]*Route // host -> route
-	suffixes []*Route          // wildcard routes, longest suffix first
-}
-
-// Route is one entry of routes.yaml.
-type Route struct {
-	Host    string   // lowercased: "api.example.com", "*.example.com" or an IP literal
-	Paths   []string // path prefixes; empty allows every path
-	Methods []string // upper-case methods; empty allows every method
-	Inject  *Inject  // nil: the client's headers pass through untouched
-	// Private are the special-purpose networks (loopback, private-use,
-	// link-local...; private.go) the route may dial: nil allows none,
-	// "private: true" is 0.0.0.0/0 and ::/0, a list is those networks.
-	Private []netip.Prefix
-	// Ports the route allows; empty allows every port, except on a route
-	// with inject, which sends its credential to 443 only.
-	Ports []int
-	// Expires, when not zero, ends the route: from then on the egress
-	// denies it (reason "expired"); grants.go.
-	Expires time.Time
-	// Uses, when not 0, is how many requests the route allows (each
-	// request inside an intercepted tunnel, or a plain tunnel, is one);
-	// the egress counts them and keeps the count across reloads and
-	// restarts (grants.go).
-	Uses int
-	Line int // line of the route in the file, for messages and logs
-}
-
-// Inject replaces one request header with a secret from the sidecar's
-// environment. The client's own value of Header is always removed.
-type Inject struct {
-	Header string // canonical header name, e.g. "X-Api-Key"
-	Env    string // environment variable holding the real value
-}
-
-// Intercepts reports whether https traffic on this route must be decrypted:
-// only then can paths, methods and injection be enforced.
-func (r *Route) Intercepts() bool {
-	return len(r.Paths) > 0 || len(r.Methods) > 0 || r.Inject != nil
-}
-
-// AllowsPort reports whether the route allows port: one of its ports;
-// without ports, any, or 443 only for a route with inject (a credential
-// goes to the one port the operator meant, not to whatever else of the
-// host's has a certificate for its name).
-func (r *Route) AllowsPort(port string) bool {
-	n, err := strconv.Atoi(port)
-	if err != nil {
-		return false
-	}
-	if len(r.Ports) > 0 {
-		return slices.Contains(r.Ports, n)
-	}
-	return r.Inject == nil || n == 443
-}
-
-// Allows reports whether method and path (the request's escaped path) pass
-// the route's rules.
-func (r *Route) Allows(method, path string) bool {
-	if len(r.Methods) > 0 {
-		ok := false
-		for _, m := range r.Methods {
-			if m == method {
-				ok = true
-				break
-			}
-		}
-		if !ok {
-			return false
-		}
-	}
-	if len(r.Paths) == 0 {
-		return true
-	}
-	for _, p := range r.Paths {
-		if strings.HasPrefix(path, p) {
-			return true
-		}
-	}
-	return false
-}
-
-// Match returns the route for host (no port), or nil. An exact route wins
-// over a wildcard; among wildcards the longest suffix wins. "*.example.com"
-// matches "a.example.com" and "a.b.example.com" but not "example.com".
-func (rs *Routes) Match(host string) *Route {
-	if rs == nil {
-		return nil
-	}
-	host = normalizeHost(host)
-	if r, ok := rs.exact[host]; ok {
-		return r
-	}
-	if len(rs.suffixes) == 0 || isIPLiteral(host) {
-		return nil // a wildcard names hosts, never addresses
-	}
-	for _, r := range rs.suffixes {
-		suffix := r.Host[1:] // ".example.com"
-		if len(host) > len(suffix) && strings.HasSuffix(host, suffix) {
-			return r
-		}
-	}
-	return nil
-}
-
-// Len is the number of routes.
-func (rs *Routes) Len() int {
-	if rs == nil {
-		return 0
-	}
-	return len(rs.Routes)
-}
-
-// isIPLiteral reports an IPv6 literal or a name whose last label is all
-// digits, which no DNS name has (top-level domains are not numeric) and
-// which resolvers read as an IPv4 address.
-func isIPLiteral(h string) bool {
-	if strings.IndexByte(h, ':') >= 0 {
-		return true
-	}
-	last := h[strings.LastIndexByte(h, '.')+1:]
-	if last == "" {
-		return false
-	}
-	for i := 0; i < len(last); i++ {
-		if last[i] < '0' || last[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-func normalizeHost(h string) string {
-	h = strings.ToLower(h)
-	h = strings.TrimSuffix(h, ".")
-	return strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
-}
-
-// ReadRoutesFile reads and parses a routes file. Errors carry the file name.
-func ReadRoutesFile(path string) (*Routes, error) {
+// ReadFile reads and parses a routes file. Errors carry the file name.
+func ReadFile(path string) (*Routes, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
-	rs, err := ParseRoutes(data)
+	rs, err := Parse(data)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
@@ -181,7 +35,7 @@ func ReadRoutesFile(path string) (*Routes, error) {
 // follows one (a route or field given as an alias is an error).
 const maxRoutesBytes = 1 << 20
 
-// ParseRoutes parses and validates routes.yaml. Every problem is reported,
+// Parse parses and validates routes.yaml. Every problem is reported,
 // each as "line N: field: what is wrong", joined into one error.
 //
 // The host writes routes.yaml in place, so the proxy can read a file that is
@@ -190,8 +44,8 @@ const maxRoutesBytes = 1 << 20
 // catches a cut mid-line. A cut exactly at a line end can still parse, as
 // fewer routes or as a last route without the paths, methods or inject
 // lines that followed it: the parser cannot tell, so the proxy reads the
-// file until two reads agree before parsing it (Proxy.Reload).
-func ParseRoutes(data []byte) (*Routes, error) {
+// file until two reads agree before parsing it (egress.Proxy.Reload).
+func Parse(data []byte) (*Routes, error) {
 	if len(bytes.TrimSpace(data)) == 0 {
 		return nil, errors.New("file is empty (expected a top-level \"routes:\" list)")
 	}
@@ -388,7 +242,7 @@ func (p *routesParser) private(n *yaml.Node) []netip.Prefix {
 			p.errorf(item.Line, "private", "%q has bits set past the prefix length; did you mean %s?", s, pr.Masked())
 			continue
 		}
-		ps = append(ps, normalizePrefixes([]netip.Prefix{pr})...)
+		ps = append(ps, NormalizePrefixes([]netip.Prefix{pr})...)
 	}
 	return ps
 }
@@ -424,7 +278,7 @@ func (p *routesParser) inject(n *yaml.Node) *Inject {
 			if s, ok := p.scalar(v, "inject.header"); ok {
 				if !isToken(s) {
 					p.errorf(v.Line, "inject.header", "%q is not a header name", s)
-				} else if hopByHop[textproto.CanonicalMIMEHeaderKey(s)] || textproto.CanonicalMIMEHeaderKey(s) == "Host" {
+				} else if IsHopByHop(textproto.CanonicalMIMEHeaderKey(s)) || textproto.CanonicalMIMEHeaderKey(s) == "Host" {
 					p.errorf(v.Line, "inject.header", "%q cannot be injected (hop-by-hop or Host)", s)
 				}
 				in.Header = textproto.CanonicalMIMEHeaderKey(s)
@@ -499,28 +353,6 @@ func validRouteHost(s string) (string, error) {
 	return hostname.Check(s)
 }
 
-func isDNSName(s string) bool {
-	if len(s) == 0 || len(s) > 253 {
-		return false
-	}
-	start := 0 // of the current label
-	for i := 0; i <= len(s); i++ {
-		if i == len(s) || s[i] == '.' {
-			label := s[start:i]
-			if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-				return false
-			}
-			start = i + 1
-			continue
-		}
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
-}
-
 func isToken(s string) bool {
 	if s == "" {
 		return false
@@ -544,29 +376,30 @@ func isEnvName(s string) bool {
 	return s != ""
 }
 
-func (rs *Routes) index() {
-	rs.exact = make(map[string]*Route, len(rs.Routes))
-	rs.suffixes = nil
-	for i := range rs.Routes {
-		r := &rs.Routes[i]
-		if strings.HasPrefix(r.Host, "*.") {
-			rs.suffixes = append(rs.suffixes, r)
-		} else {
-			rs.exact[r.Host] = r
-		}
+// expires parses a route's expires: an RFC 3339 time.
+func (p *routesParser) expires(n *yaml.Node) time.Time {
+	s, ok := p.scalar(n, "expires")
+	if !ok {
+		return time.Time{}
 	}
-	sort.SliceStable(rs.suffixes, func(i, j int) bool { return len(rs.suffixes[i].Host) > len(rs.suffixes[j].Host) })
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		p.errorf(n.Line, "expires", "%q is not an RFC 3339 time (2026-12-01T15:04:05Z, or with an offset: +02:00)", s)
+		return time.Time{}
+	}
+	return t
 }
 
-// hopByHop are the headers a proxy never forwards (RFC 9110 7.6.1).
-var hopByHop = map[string]bool{
-	"Connection":          true,
-	"Proxy-Connection":    true,
-	"Keep-Alive":          true,
-	"Proxy-Authenticate":  true,
-	"Proxy-Authorization": true,
-	"Te":                  true,
-	"Trailer":             true,
-	"Transfer-Encoding":   true,
-	"Upgrade":             true,
+// uses parses a route's uses: a count of at least 1.
+func (p *routesParser) uses(n *yaml.Node) int {
+	s, ok := p.scalar(n, "uses")
+	if !ok {
+		return 0
+	}
+	u, err := strconv.Atoi(s)
+	if err != nil || n.Tag != "!!int" || u < 1 {
+		p.errorf(n.Line, "uses", "%q is not a count of requests (a whole number, at least 1; leave uses out for no limit)", s)
+		return 0
+	}
+	return u
 }

@@ -1,4 +1,4 @@
-package egress
+package routes
 
 import (
 	"strings"
@@ -19,7 +19,7 @@ const sampleRoutes = `routes:
 `
 
 func TestParseRoutes(t *testing.T) {
-	rs, err := ParseRoutes([]byte(sampleRoutes))
+	rs, err := Parse([]byte(sampleRoutes))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestParseRoutes(t *testing.T) {
 }
 
 func TestMatch(t *testing.T) {
-	rs, err := ParseRoutes([]byte(sampleRoutes))
+	rs, err := Parse([]byte(sampleRoutes))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func TestParseRoutesErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := ParseRoutes([]byte(c.text))
+			_, err := Parse([]byte(c.text))
 			if err == nil {
 				t.Fatalf("no error for %q", c.text)
 			}
@@ -138,7 +138,7 @@ func TestParseRoutesErrors(t *testing.T) {
 
 func TestParseRoutesEmptyList(t *testing.T) {
 	for _, text := range []string{"routes: []\n", "routes:\n"} {
-		rs, err := ParseRoutes([]byte(text))
+		rs, err := Parse([]byte(text))
 		if err != nil || rs.Len() != 0 {
 			t.Errorf("%q: got %v, %v; want 0 routes", text, rs.Len(), err)
 		}
@@ -153,7 +153,7 @@ func TestParseRoutesEmptyList(t *testing.T) {
 func TestParseRoutesTruncated(t *testing.T) {
 	for n := 0; n < len(sampleRoutes)-1; n++ {
 		cut := sampleRoutes[:n]
-		rs, err := ParseRoutes([]byte(cut))
+		rs, err := Parse([]byte(cut))
 		if err == nil && rs.Len() > 0 {
 			// A cut at a line end can be valid YAML: it must then still be
 			// a prefix that holds only whole routes with whole values.

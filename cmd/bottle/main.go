@@ -31,6 +31,7 @@ type command struct {
 	usage   string // one line: "run [--dry-run] ... RECIPE [KEY=VALUE ...]"
 	summary string // one line for `bottle -h`
 	order   int    // position in `bottle -h`
+	hidden  bool   // not listed, not suggested: machinery for other commands
 	run     func(args []string, stdout, stderr io.Writer) int
 }
 
@@ -90,7 +91,9 @@ Commands:
 `)
 	list := make([]command, 0, len(commands))
 	for _, c := range commands {
-		list = append(list, c)
+		if !c.hidden {
+			list = append(list, c)
+		}
 	}
 	sort.Slice(list, func(i, j int) bool {
 		if list[i].order != list[j].order {
@@ -121,7 +124,10 @@ Run 'bottle <command> -h' for a command's flags. The contract is docs/DESIGN.md.
 // suggest returns the registered command closest to name, or "".
 func suggest(name string) string {
 	best, bestDist := "", 3
-	for c := range commands {
+	for c, cmd := range commands {
+		if cmd.hidden {
+			continue
+		}
 		if d := editdist.Distance(name, c); d < bestDist || (d == bestDist && c < best && best != "") {
 			best, bestDist = c, d
 		}

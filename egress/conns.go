@@ -106,6 +106,7 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 		p.expiry.Stop()
 	}
 	p.expiryMu.Unlock()
+	p.book.flush()
 	p.mu.Lock()
 	for ln := range p.listeners {
 		ln.Close()

@@ -43,6 +43,9 @@ type accessEntry struct {
 type accessLog struct {
 	mu sync.Mutex
 	w  io.Writer
+	// onDeny sees every denied request: it becomes a pending access
+	// request (requests.go).
+	onDeny func(*accessEntry)
 }
 
 func newAccessLog(w io.Writer) *accessLog {
@@ -53,11 +56,14 @@ func newAccessLog(w io.Writer) *accessLog {
 }
 
 func (l *accessLog) write(e *accessEntry) {
-	if l.w == io.Discard {
-		return
-	}
 	if e.Method != "" && !standardMethods[e.Method] && !slices.Contains(e.routeMethods, e.Method) {
 		e.Method = "OTHER" // a token the client made up can be anything, a secret too
+	}
+	if l.onDeny != nil && e.Decision == "deny" {
+		l.onDeny(e)
+	}
+	if l.w == io.Discard {
+		return
 	}
 	e.Time = e.start.UTC().Format(time.RFC3339Nano)
 	e.Duration = float64(time.Since(e.start).Microseconds()) / 1000

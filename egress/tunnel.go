@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/bottle-sh/bottle/egress/routes"
@@ -176,8 +177,6 @@ func (p *Proxy) dialTunnel(ctx context.Context, hostport string, allow []netip.P
 // upstream holds its side open (or the reverse) would hold the tunnel's
 // goroutines and both connections forever. It returns the bytes sent to
 // the client.
-// Between two TCP connections io.Copy is splice(2): the bytes go from
-// socket to socket in the kernel, through no buffer of the proxy's.
 func tunnel(client net.Conn, early []byte, up net.Conn, halfClose time.Duration) int64 {
 	done := make(chan struct{})
 	go func() {
@@ -188,16 +187,49 @@ func tunnel(client net.Conn, early []byte, up net.Conn, halfClose time.Duration)
 				return
 			}
 		}
-		io.Copy(up, client)
+		relay(up, client)
 		closeWrite(up)
 		up.SetReadDeadline(time.Now().Add(halfClose))
 	}()
-	n, _ := io.Copy(client, up)
+	n := relay(client, up)
 	closeWrite(client)
 	client.SetReadDeadline(time.Now().Add(halfClose))
 	<-done
 	return n
 }
+
+// relay copies src to dst until src ends or either fails, and returns the
+// bytes written. Requests and answers go through a buffer (raw reads and
+// writes: rawio_linux.go); once a read fills the buffer, the stream is a
+// download or an upload, and the rest goes by io.Copy between the TCP
+// connections underneath, which is splice(2): socket to socket in the
+// kernel, through no buffer of the proxy's.
+func relay(dst, src net.Conn) int64 {
+	buf := tunnelBufs.Get().(*[16 << 10]byte)
+	defer tunnelBufs.Put(buf)
+	var n int64
+	for {
+		m, err := src.Read(buf[:])
+		if m > 0 {
+			w, werr := dst.Write(buf[:m])
+			n += int64(w)
+			if werr != nil {
+				return n
+			}
+		}
+		if err != nil {
+			return n
+		}
+		if m == len(buf) {
+			k, _ := io.Copy(tcpConn(dst), tcpConn(src))
+			return n + k
+		}
+	}
+}
+
+// tunnelBufs holds relay's buffers: one per direction per live tunnel,
+// and none once it has moved to splice. 16 KiB holds a whole TLS record.
+var tunnelBufs = sync.Pool{New: func() any { return new([16 << 10]byte) }}
 
 func closeWrite(c net.Conn) {
 	if ic, ok := c.(*interceptConn); ok {

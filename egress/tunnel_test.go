@@ -29,14 +29,15 @@ func tcpPair(t *testing.T) (*net.TCPConn, *net.TCPConn) {
 	return c.(*net.TCPConn), peer.(*net.TCPConn)
 }
 
-// A plain tunnel (two TCP connections, so splice(2) under io.Copy) sends
-// the client's early bytes first, carries requests and answers, bulk both
-// ways at once, passes half-closes on, and counts what the client got.
+// A plain tunnel sends the client's early bytes first, carries requests
+// and answers (raw reads and writes), bulk both ways at once (splice(2)
+// once a read fills the buffer), passes half-closes on, and counts what
+// the client got.
 func TestTunnelCarriesBytes(t *testing.T) {
 	client, agent := tcpPair(t)
 	up, server := tcpPair(t)
 	sent := make(chan int64, 1)
-	go func() { sent <- tunnel(client, []byte("early"), up, time.Minute) }()
+	go func() { sent <- tunnel(wrapRaw(client), []byte("early"), wrapRaw(up), time.Minute) }()
 	b := make([]byte, 5)
 	if _, err := io.ReadFull(server, b); err != nil || string(b) != "early" {
 		t.Fatalf("the server read %q, %v; want the client's early bytes first", b, err)

@@ -227,6 +227,7 @@ func Params(dir string, opts ...Option) testscript.Params {
 			"bottle":   func(ts *testscript.TestScript, neg bool, args []string) { cmdBottle(ts, neg, args, c.binary) },
 			"status":   cmdStatus,
 			"snapshot": cmdSnapshot,
+			"envfrom":  cmdEnvFrom,
 		},
 		Condition: condition,
 	}
@@ -302,6 +303,15 @@ func cmdBottle(ts *testscript.TestScript, neg bool, args []string, bin string) {
 	if !neg && st.status != 0 {
 		ts.Fatalf("bottle exited %d; want 0", st.status)
 	}
+}
+
+// cmdEnvFrom is "envfrom NAME FILE": sets NAME to FILE's contents, trimmed,
+// so a script can use what a command printed (an id) in later commands.
+func cmdEnvFrom(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: envfrom NAME FILE")
+	}
+	ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(args[1])))
 }
 
 func cmdStatus(ts *testscript.TestScript, neg bool, args []string) {

@@ -27,7 +27,7 @@ func init() {
 	})
 	register(command{
 		name:    "approve",
-		usage:   "approve [--for DURATION] [--uses N] [--permanent] [--paths P,...] [--methods M,...] [--reason TEXT] [--state DIR] ID",
+		usage:   "approve [--for DURATION] [--uses N] [--permanent] [--paths P,...] [--methods M,...] [--private] [--reason TEXT] [--state DIR] ID",
 		summary: "grant an access request (runs the approve recipe)",
 		order:   38,
 		run:     runApprove,
@@ -163,9 +163,10 @@ func runApprove(args []string, stdout, stderr io.Writer) int {
 	paths := fs.String("paths", "", "allow these path prefixes (`P,...`) instead of the request's")
 	methods := fs.String("methods", "", "allow these methods (`M,...`) instead of the request's")
 	reason := fs.String("reason", "", "a note for the agent and the audit log (`TEXT`)")
+	private := fs.Bool("private", false, "the host may be at a private or other special-purpose address (the route's private: true); for the operator's own networks")
 	state := fs.String("state", "", "state root `DIR` (default $BOTTLE_STATE_DIR, $XDG_STATE_HOME/bottle, ~/.local/state/bottle)")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: bottle approve [--for DURATION] [--uses N] [--permanent] [--paths P,...] [--methods M,...] [--reason TEXT] [--state DIR] ID
+		fmt.Fprint(fs.Output(), `Usage: bottle approve [--for DURATION] [--uses N] [--permanent] [--paths P,...] [--methods M,...] [--private] [--reason TEXT] [--state DIR] ID
 
 Grant access request ID (bottle requests lists them): its host, with the
 paths and methods asked for (or --paths, --methods), becomes a route of the
@@ -178,10 +179,11 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	if code, done := parseFlags(fs, args, stdout); done {
+	pos, code, done := parseInterspersed(fs, args, stdout)
+	if done {
 		return code
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fmt.Fprintf(stderr, "bottle approve: want one request ID\nusage: bottle %s\n", commands["approve"].usage)
 		return exitUsage
 	}
@@ -212,7 +214,10 @@ Flags:
 	if *reason != "" {
 		kv = append(kv, "reason="+*reason)
 	}
-	return runAnswer("approve", fs.Arg(0), *state, kv, stdout, stderr)
+	if *private {
+		kv = append(kv, "private=1")
+	}
+	return runAnswer("approve", pos[0], *state, kv, stdout, stderr)
 }
 
 func runDeny(args []string, stdout, stderr io.Writer) int {
@@ -231,10 +236,11 @@ Flags:
 `)
 		fs.PrintDefaults()
 	}
-	if code, done := parseFlags(fs, args, stdout); done {
+	pos, code, done := parseInterspersed(fs, args, stdout)
+	if done {
 		return code
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		fmt.Fprintf(stderr, "bottle deny: want one request ID\nusage: bottle %s\n", commands["deny"].usage)
 		return exitUsage
 	}
@@ -242,7 +248,7 @@ Flags:
 	if *reason != "" {
 		kv = append(kv, "reason="+*reason)
 	}
-	return runAnswer("deny", fs.Arg(0), *state, kv, stdout, stderr)
+	return runAnswer("deny", pos[0], *state, kv, stdout, stderr)
 }
 
 // runAnswer runs recipe (approve or deny) for request id, in the bottle
@@ -260,4 +266,19 @@ func runAnswer(recipe, id, state string, kv []string, stdout, stderr io.Writer) 
 	}
 	run := []string{"run", "--state", root, recipe, "slug=" + slug, "id=" + id}
 	return bottleMain(append(run, kv...), stdout, stderr)
+}
+
+// parseInterspersed parses flags before and after the positional
+// arguments (bottle approve ID --for 5m), and returns the positional ones.
+func parseInterspersed(fs *flag.FlagSet, args []string, stdout io.Writer) (pos []string, code int, done bool) {
+	for {
+		if code, done := parseFlags(fs, args, stdout); done {
+			return nil, code, true
+		}
+		if fs.NArg() == 0 {
+			return pos, 0, false
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
 }

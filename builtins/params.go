@@ -132,12 +132,7 @@ func paramTypeNames() []string {
 // didYouMean is " (did you mean x?)" for the name in names nearest to got,
 // or "" when none is near enough to be a typo.
 func didYouMean(got string, names []string) string {
-	best, bestDist := "", len(got)/2+1
-	for _, n := range names {
-		if d := editdist.Distance(got, n); d < bestDist {
-			best, bestDist = n, d
-		}
-	}
+	best := editdist.Closest(got, names)
 	if best == "" {
 		return ""
 	}

@@ -164,12 +164,7 @@ func suggestKeyword(err error, params []string) error {
 	if m == nil {
 		return err
 	}
-	best, bestDist := "", len(m[1])/2+1
-	for _, p := range params {
-		if d := editdist.Distance(m[1], p); d < bestDist {
-			best, bestDist = p, d
-		}
-	}
+	best := editdist.Closest(m[1], params)
 	if best == "" {
 		return err
 	}

@@ -12,6 +12,8 @@ import (
 	"go.starlark.net/resolve"
 	"go.starlark.net/starlark"
 	"go.starlark.net/syntax"
+
+	"github.com/bottle-sh/bottle/internal/editdist"
 )
 
 // FileReader is how the runtime finds and reads recipe files.
@@ -178,7 +180,7 @@ func compile(ctx context.Context, reader FileReader, recipe string, pre starlark
 					for name := range t.exports {
 						defined = append(defined, name)
 					}
-					if best := closest(id.Name, defined); best != "" {
+					if best := editdist.Closest(id.Name, defined); best != "" {
 						msg += " (did you mean " + best + "?)"
 					}
 					errs = append(errs, posError{id.NamePos, msg})

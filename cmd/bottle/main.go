@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 
@@ -123,17 +124,17 @@ Run 'bottle <command> -h' for a command's flags. The contract is docs/DESIGN.md.
 
 // suggest returns the registered command closest to name, or "".
 func suggest(name string) string {
-	best, bestDist := "", 3
+	var names []string
 	for c, cmd := range commands {
-		if cmd.hidden {
-			continue
+		if !cmd.hidden {
+			names = append(names, c)
 		}
-		if d := editdist.Distance(name, c); d < bestDist || (d == bestDist && c < best && best != "") {
-			best, bestDist = c, d
-		}
+	}
+	slices.Sort(names)
+	for _, c := range names {
 		if strings.HasPrefix(c, name) && len(name) >= 2 {
 			return c
 		}
 	}
-	return best
+	return editdist.Closest(name, names)
 }

@@ -1,13 +1,8 @@
 package builtins
 
-// Allowlist family: the allowlist module.
-//
-//	allowlist.parse(text, name=None) -> sorted-as-given list of hosts: one host a line,
-//	    "#" comments (whole-line or trailing) and blank lines ignored, "*.suffix"
-//	    wildcards, lowercased, deduplicated; an invalid host (internal/hostname:
-//	    the rules routes follow; no IP literal, no wildcard over a public
-//	    suffix) is an error naming its line and the host
-//	allowlist.render(hosts) -> text, one host a line, validated the same way
+// Allowlist family: the allowlist module, the one-host-a-line lists users
+// edit. Hosts follow internal/hostname's rules (those of routes). The
+// builtins and what they return: `bottle builtins`, from the entries below.
 
 import (
 	"fmt"
@@ -20,8 +15,10 @@ import (
 
 func allowlistBuiltins() []Builtin {
 	return module("allowlist", "host allowlists, one host a line",
-		def("allowlist.parse", "allowlist.parse(text, name=None)", "hosts of an allowlist text; an invalid host is an error naming its line (as name:line when name, a file name, is given)", pure, allowlistParse),
-		def("allowlist.render", "allowlist.render(hosts)", "an allowlist text from a list of hosts, one a line", pure, allowlistRender),
+		def("allowlist.parse", "allowlist.parse(text, name=None) -> list of hosts",
+			"one host a line, # comments and blank lines ignored, *.suffix wildcards, lowercased, deduplicated; an invalid host or an IP literal is an error naming its line (as name:line when name is given)", pure, allowlistParse),
+		def("allowlist.render", "allowlist.render(hosts) -> text",
+			"an allowlist text from a list of hosts, one a line, validated as parse does", pure, allowlistRender),
 	)
 }
 

@@ -1,20 +1,13 @@
 package builtins
 
-// Audit family: audit, audit_intent, audit_done, diff.
-//
-//	diff(before, after, name="") -> unified diff, "" when equal
-//	audit(slug, action, before="", after="") -> None; appends one JSON line
-//	    {time, action, recipe, args, diff} to <state root>/<slug>/audit.jsonl (0600)
-//	audit_intent(slug, action, before="", after="") -> id; appends the same
-//	    line with "phase": "intent" and an "id", before the change goes live
-//	audit_done(slug, id) -> None; appends {time, action, recipe, args,
-//	    phase: "done", id}: the change of intent id is live
-//
-// An audit line written by a run that is rolled back is removed again: the
-// log records what stayed. An intent is not removed: its change may have
-// been live for a moment before the rollback, so the rollback appends a
-// "rolled back" line for it instead. An intent with no line after it is a
-// run that was killed in between (see docs/DESIGN.md, "The audit log").
+// Audit family: the bottle's audit log (audit.jsonl) and the diffs it
+// holds. An audit line written by a run that is rolled back is removed
+// again: the log records what stayed. An intent is not removed: its change
+// may have been live for a moment before the rollback, so the rollback
+// appends a "rolled back" line for it instead. An intent with no line after
+// it is a run that was killed in between (see docs/DESIGN.md, "The audit
+// log"). The builtins and what they return: `bottle builtins`, from the
+// entries below.
 
 import (
 	"bytes"
@@ -36,13 +29,13 @@ import (
 
 func auditBuiltins() []Builtin {
 	return []Builtin{
-		def("diff", `diff(before, after, name="")`, "unified diff of two texts; \"\" when equal", pure, diff),
-		def("audit", `audit(slug, action, before="", after="")`,
-			"append {time, action, recipe, args, diff} to the bottle's audit.jsonl", effect, audit),
-		def("audit_intent", `audit_intent(slug, action, before="", after="")`,
-			"append an intent line (a change about to go live) to audit.jsonl; returns its id; a rollback appends \"rolled back\" for it", effect, auditIntent),
-		def("audit_done", `audit_done(slug, id)`,
-			"append a done line for intent id (its change is live) to audit.jsonl", effect, auditDone),
+		def("diff", `diff(before, after, name="") -> text`, "the unified diff of two texts; \"\" when equal", pure, diff),
+		def("audit", `audit(slug, action, before="", after="") -> None`,
+			"append one JSON line {time, action, recipe, args, diff} to <state root>/<slug>/audit.jsonl (0600), whole or not at all", effect, audit),
+		def("audit_intent", `audit_intent(slug, action, before="", after="") -> id`,
+			"append an intent line (phase \"intent\", a change about to go live) to audit.jsonl; a rollback appends \"rolled back\" for it", effect, auditIntent),
+		def("audit_done", `audit_done(slug, id) -> None`,
+			"append a done line for intent id (phase \"done\": its change is live) to audit.jsonl", effect, auditDone),
 	}
 }
 

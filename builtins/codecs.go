@@ -1,17 +1,13 @@
 package builtins
 
-// Codecs family: the yaml and json modules.
-//
-//	yaml.encode(v) -> string: dicts keep their key order; None, bools, ints,
-//	                  floats, strings, lists, tuples and dicts only
-//	yaml.decode(s, name=None) -> value: mappings become dicts (in document
-//	                  order), sequences lists; errors carry the line
-//	                  ("yaml.decode: line 3: ..."), and with name the file too
-//	                  ("yaml.decode: bottles/x.yaml:3: ...")
-//	json.encode(v), json.decode(s), json.indent(s), json.encode_indent(v)
-//	               -> go.starlark.net/lib/json
+// Codecs family: the yaml and json modules, and sha256. YAML decoding is
+// where untrusted manifests enter, so it is bounded (size, aliases, values)
+// and its errors name the line. The builtins and what they return:
+// `bottle builtins`, from the entries below.
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -30,9 +26,11 @@ import (
 
 func codecsBuiltins() []Builtin {
 	out := module("yaml", "YAML encoding and decoding",
-		def("yaml.encode", "yaml.encode(v)", "a value as YAML text; dicts keep their key order", pure, yamlEncode),
-		def("yaml.decode", "yaml.decode(s, name=None)", "parse YAML text into dicts, lists and scalars; errors name the line (as name:line when name, a file name, is given)", pure, yamlDecode),
+		def("yaml.encode", "yaml.encode(v) -> text", "a value as YAML text; dicts keep their key order", pure, yamlEncode),
+		def("yaml.decode", "yaml.decode(s, name=None) -> value",
+			"parse one YAML document (at most 1 MiB, 1000 alias uses, 100000 values) into dicts, lists and scalars; errors name the line (as name:line when name is given)", pure, yamlDecode),
 	)
+	out = append(out, def("sha256", "sha256(s) -> text", "the SHA-256 digest of a string's bytes, as 64 lowercase hex digits", pure, sha256Hex))
 	return append(out, libModule(starjson.Module, "JSON encoding and decoding (go.starlark.net/lib/json)", map[string][2]string{
 		"encode":        {"json.encode(v)", "a value as compact JSON"},
 		"decode":        {"json.decode(s, default=unbound)", "parse JSON text"},
@@ -368,4 +366,13 @@ func fromYAML(n *yaml.Node, depth int, b *yamlBudget) (starlark.Value, error) {
 		}
 	}
 	return nil, fmt.Errorf("line %d: unsupported YAML node", n.Line)
+}
+
+func sha256Hex(_ *starlark.Thread, _ *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var s string
+	if err := starlark.UnpackArgs(name, args, kwargs, "s", &s); err != nil {
+		return nil, err
+	}
+	sum := sha256.Sum256([]byte(s))
+	return starlark.String(hex.EncodeToString(sum[:])), nil
 }

@@ -1,16 +1,10 @@
 package builtins
 
-// Compose family: compose_up, compose_down.
-//
-//	compose_up(project, spec, dir) -> struct(project, file, containers: dict service -> container name,
-//	                                         started: RFC 3339 time before up ran, wait_log's since)
-//	compose_down(project, dir, logs=None) -> None
-//
-// compose_up encodes spec (a dict) as YAML with no top-level name: or
-// version: key (compose v1 and v2 both accept it), labels every service
-// dev.bottle.instance=<project> unless the spec labels it already, hands it
-// to the engine to write as <dir>/docker-compose.yml, and records
-// compose_down as its undo.
+// Compose family: bringing a bottle's compose project up and down. compose_up
+// encodes the spec with no top-level name: or version: key (compose v1 and v2
+// both accept it), labels every service dev.bottle.instance=<project> unless
+// the spec labels it already, and hands it to the engine to write. The
+// builtins and what they return: `bottle builtins`, from the entries below.
 
 import (
 	"context"
@@ -28,10 +22,10 @@ const ComposeFile = "docker-compose.yml"
 
 func composeBuiltins() []Builtin {
 	return []Builtin{
-		def("compose_up", "compose_up(project, spec, dir)",
-			"write spec as <dir>/docker-compose.yml and bring the project up: struct(project, file, containers, started); undo takes it down", effect, composeUp),
-		def("compose_down", "compose_down(project, dir, logs=None)",
-			"take a compose project down, saving its logs to the logs path first", effect, composeDown),
+		def("compose_up", "compose_up(project, spec, dir) -> struct(project, file, containers, started)",
+			"write spec (a dict) as the project's compose file in dir (0600) and bring it up; containers maps service to container name, started is the time just before up ran (for wait_log's since); undo takes it down", effect, composeUp),
+		def("compose_down", "compose_down(project, dir, logs=None) -> None",
+			"take a compose project down as `down --remove-orphans` does, through the API; first appends its containers' logs to the logs path", effect, composeDown),
 	}
 }
 

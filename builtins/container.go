@@ -1,17 +1,9 @@
 package builtins
 
-// Container family: sighup, signal, restart, exec, copy_from, inspect,
-// wait_log, containers, container_remove. A container argument is a name or id.
-//
-//	sighup(container) -> time the signal was sent (RFC 3339)
-//	signal(container, sig) -> time the signal was sent
-//	restart(container, timeout=10) -> time just before the restart began (wait_log's since)
-//	exec(container, cmd, check=True) -> struct(code, stdout, stderr); cmd is a list, or a string run by sh -c
-//	copy_from(container, path) -> file content
-//	inspect(container) -> struct(id, name, image, running, status, started_at, created, mounts, networks, labels)
-//	wait_log(container, pattern, since=None, timeout=30) -> first matching log line at or after since
-//	containers(labels={}) -> list of inspect structs
-//	container_remove(container) -> True if removed, False if absent
+// Container family: signals, restarts, exec, files and logs of running
+// containers, and the listing and removal cleanup needs. A container argument
+// is a name or an id. The builtins and what they return: `bottle builtins`,
+// from the entries below.
 
 import (
 	"fmt"
@@ -26,15 +18,19 @@ import (
 
 func containerBuiltins() []Builtin {
 	return []Builtin{
-		def("sighup", "sighup(container)", "send SIGHUP to the container's PID 1; returns the time it was sent", effect, sighup),
-		def("signal", "signal(container, sig)", "send a signal (\"TERM\", \"SIGUSR1\", ...) to PID 1; returns the time it was sent", effect, signal),
-		def("restart", "restart(container, timeout=10)", "restart a container; returns the time just before it began, for wait_log's since", effect, restart),
-		def("exec", "exec(container, cmd, check=True)", "run a command in a container: struct(code, stdout, stderr); check fails on non-zero exit", effect, execIn),
-		def("copy_from", "copy_from(container, path)", "the content of a file inside a container (no shell needed)", step, copyFrom),
-		def("inspect", "inspect(container)", "struct(id, name, running, status, mounts, networks, ...) of a container", step, inspect),
-		def("wait_log", "wait_log(container, pattern, since=None, timeout=30)", "the first log line at or after since (default: now) matching the regexp", step, waitLog),
-		def("containers", "containers(labels={})", "containers (running or not) carrying all the labels, as inspect structs", step, containers),
-		def("container_remove", "container_remove(container)", "force-remove a container: True if removed, False if absent", effect, containerRemove),
+		def("sighup", "sighup(container) -> time", "send SIGHUP to the container's PID 1; returns the time just before it was sent (RFC 3339)", effect, sighup),
+		def("signal", "signal(container, sig) -> time", "send a signal (\"TERM\", \"SIGUSR1\", ...) to the container's PID 1; returns the time just before it was sent", effect, signal),
+		def("restart", "restart(container, timeout=10) -> time", "restart a container; returns the time just before it began, for wait_log's since", effect, restart),
+		def("exec", "exec(container, cmd, check=True) -> struct(code, stdout, stderr)",
+			"run a command (a list, or a string run by sh -c) in a container; check fails on a non-zero exit", effect, execIn),
+		def("copy_from", "copy_from(container, path) -> text", "the content of a file inside a container (no shell needed)", step, copyFrom),
+		def("inspect", "inspect(container) -> struct(id, name, image, running, status, started_at, created, mounts, networks, labels)",
+			"a container's state; mounts are struct(type, source, destination, rw), networks the names it is attached to", step, inspect),
+		def("wait_log", "wait_log(container, pattern, since=None, timeout=30) -> text",
+			"the first log line at or after since (default: the call) matching the regexp", step, waitLog),
+		def("containers", "containers(labels={}) -> list of inspect structs",
+			"the containers (running or not) carrying all the labels (\"\" value: any value)", step, containers),
+		def("container_remove", "container_remove(container) -> bool", "force-remove a container: True if removed, False if absent", effect, containerRemove),
 	}
 }
 

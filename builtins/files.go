@@ -1,27 +1,11 @@
 package builtins
 
-// Files family: write_inplace, write_atomic, read, exists, stat, mkdir,
-// chmod, chown, whoami, remove, state_dir, state_root, list_dir.
-//
-//	write_inplace(path, content, mode=None) -> struct(path, inode, size, changed)
-//	write_atomic(path, content, mode=None)  -> struct(path, inode, size, changed)
-//	read(path) -> string
-//	exists(path) -> bool
-//	stat(path) -> struct(path, dir, kind, uid, gid, mode): path absolute with symlinks resolved; None when it does not exist
-//	mkdir(path, mode=0o700) -> absolute path
-//	chmod(path, mode) -> None
-//	chown(path, uid, gid) -> None
-//	whoami() -> struct(uid, gid) of the bottle process
-//	remove(path) -> True if removed, False if absent
-//	state_dir(slug, timeout=60) -> absolute path of <state root>/<slug>, created 0700;
-//	    the run holds the directory's lock until it ends (waiting up to timeout
-//	    seconds for another run's)
-//	state_root() -> absolute path of the state root (not created)
-//	list_dir(path) -> sorted entry names; [] when the directory does not exist
-//
-// Relative paths resolve against Env.WorkDir. Under Env.DryRun nothing is
-// written: each change prints a unified diff against the current file to
-// Env.Stderr and the builtin returns what it would have.
+// Files family: reading and writing files on the host, and the state
+// directories bottles live in. Relative paths resolve against Env.WorkDir.
+// Under Env.DryRun nothing is written: each change prints a unified diff
+// against the current file to Env.Stderr and the builtin returns what it
+// would have. The builtins and what they return: `bottle builtins`, from the
+// entries below.
 
 import (
 	"bytes"
@@ -45,21 +29,23 @@ import (
 
 func filesBuiltins() []Builtin {
 	return []Builtin{
-		def("write_inplace", "write_inplace(path, content, mode=None)",
-			"write a file keeping its inode (for single-file bind mounts); undo restores the old bytes", effect, writeInplace),
-		def("write_atomic", "write_atomic(path, content, mode=None)",
-			"write a file by temp file + rename; refuses bind-mounted files; undo restores the old bytes", effect, writeAtomic),
-		def("read", "read(path)", "the content of a file", pure, readFile),
-		def("exists", "exists(path)", "whether a path exists", pure, exists),
-		def("stat", "stat(path)", "struct(path, dir, kind, uid, gid, mode) of a path, its path absolute with symlinks resolved; None when it does not exist", pure, stat),
-		def("mkdir", "mkdir(path, mode=0o700)", "create a directory and its parents; undo removes what it created", effect, mkdir),
-		def("chmod", "chmod(path, mode)", "change a path's mode; undo restores it", effect, chmod),
-		def("chown", "chown(path, uid, gid)", "change a path's owner and group; undo restores them", effect, chown),
-		def("whoami", "whoami()", "the uid and gid bottle runs as: struct(uid, gid)", pure, whoami),
-		def("remove", "remove(path)", "remove a file or empty directory; True if removed; undo restores it", effect, remove),
-		def("state_dir", "state_dir(slug, timeout=60)", "absolute path of <state root>/<slug>, created 0700 and locked until the run ends", effect, stateDir),
-		def("state_root", "state_root()", "absolute path of the state root (not created)", pure, stateRoot),
-		def("list_dir", "list_dir(path)", "sorted entry names of a directory; [] when it does not exist", pure, listDir),
+		def("write_inplace", "write_inplace(path, content, mode=None) -> struct(path, inode, size, changed)",
+			"write a file keeping its inode (for single-file bind mounts): truncate, write, fsync, never rename; undo restores the old bytes", effect, writeInplace),
+		def("write_atomic", "write_atomic(path, content, mode=None) -> struct(path, inode, size, changed)",
+			"write a file by temp file, fsync and rename; refuses a running container's bind-mounted file; undo restores the old bytes", effect, writeAtomic),
+		def("read", "read(path) -> text", "the content of a file", pure, readFile),
+		def("exists", "exists(path) -> bool", "whether a path exists", pure, exists),
+		def("stat", "stat(path) -> struct(path, dir, kind, uid, gid, mode) or None",
+			"a path's kind (file, directory, socket, device, fifo, other), owner and mode, its path absolute with symlinks resolved; None when it does not exist", pure, stat),
+		def("mkdir", "mkdir(path, mode=0o700) -> path", "create a directory and its parents; undo removes what it created", effect, mkdir),
+		def("chmod", "chmod(path, mode) -> None", "change a path's mode; undo restores it", effect, chmod),
+		def("chown", "chown(path, uid, gid) -> None", "change a path's owner and group; undo restores them", effect, chown),
+		def("whoami", "whoami() -> struct(uid, gid)", "the uid and gid bottle runs as", pure, whoami),
+		def("remove", "remove(path) -> bool", "remove a file or empty directory: True if removed, False if absent; undo restores it", effect, remove),
+		def("state_dir", "state_dir(slug, timeout=60) -> path",
+			"the absolute path of <state root>/<slug>, created 0700 and locked until the run ends (waiting up to timeout seconds for another run's)", effect, stateDir),
+		def("state_root", "state_root() -> path", "the absolute path of the state root (not created)", pure, stateRoot),
+		def("list_dir", "list_dir(path) -> list of names", "the sorted entry names of a directory; [] when it does not exist, an error for a non-directory", pure, listDir),
 	}
 }
 

@@ -1,12 +1,9 @@
 package builtins
 
-// Image family: image_build, bottle_image, agent_image.
-//
-//	image_build(tag, context, dockerfile="Dockerfile") -> image id
-//	bottle_image(tag="bottle:local") -> pinned tag (tag-<digest>) of a FROM-scratch image holding this bottle binary
-//	agent_image(tag="bottle-agent:local") -> pinned tag of the default agent (the host's busybox and bottle), or None without a static busybox
-//
-// Images are not undone: they are cache, not state.
+// Image family: building images, the image of this bottle binary the
+// egress sidecar runs, and the default agent's. Images are not undone: they are cache, not state.
+// The builtins and what they return: `bottle builtins`, from the entries
+// below.
 
 import (
 	"errors"
@@ -18,11 +15,11 @@ import (
 
 func imageBuiltins() []Builtin {
 	return []Builtin{
-		def("image_build", `image_build(tag, context, dockerfile="Dockerfile")`,
-			"build an image from a directory; returns its id", effect, imageBuild),
-		def("bottle_image", `bottle_image(tag="bottle:local")`,
-			"make (or reuse) a FROM-scratch image holding this bottle binary, entrypoint /bottle; returns its tag pinned to the binary's digest", effect, bottleImage),
-		def("agent_image", `agent_image(tag="bottle-agent:local")`,
+		def("image_build", `image_build(tag, context, dockerfile="Dockerfile") -> image id`,
+			"build an image from a directory", effect, imageBuild),
+		def("bottle_image", `bottle_image(tag="bottle:local") -> tag`,
+			"make (or reuse) a FROM-scratch image holding this bottle binary, entrypoint /bottle; returns tag pinned to the binary's digest (tag-<12 hex digits>)", effect, bottleImage),
+		def("agent_image", `agent_image(tag="bottle-agent:local") -> tag or None`,
 			"make (or reuse) the default agent's image from the host's static busybox and this bottle binary; returns its pinned tag, or None when the host has no static busybox", effect, agentImage),
 	}
 }

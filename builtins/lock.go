@@ -1,5 +1,9 @@
 package builtins
 
+// Lock family: lock, which makes two changes to one bottle run one after the
+// other. The builtin and what it returns: `bottle builtins`, from the entry
+// below.
+
 import (
 	"context"
 	"errors"
@@ -13,14 +17,10 @@ import (
 	"github.com/bottle-sh/bottle/internal/flock"
 )
 
-//	lock(path, timeout=60, wait=True) -> True; the run holds an exclusive
-//	lock on path (a file or a directory) until it ends (after any rollback).
-//	With wait=False it returns False at once while another run holds it.
-
 func lockBuiltins() []Builtin {
 	return []Builtin{
-		def("lock", "lock(path, timeout=60, wait=True)",
-			"hold an exclusive lock on an existing file or directory until the run ends (after any rollback); waits up to timeout seconds for another run's, or with wait=False returns False at once", step, lockFile),
+		def("lock", "lock(path, timeout=60, wait=True) -> bool",
+			"hold an exclusive lock (flock) on an existing file or directory until the run ends, after any rollback; waits up to timeout seconds while another run holds it, or with wait=False returns False at once", step, lockFile),
 	}
 }
 

@@ -1,14 +1,8 @@
 package builtins
 
-// Misc family: edit, getenv, struct, time, math, log, fail, on_failure.
-//
-//	edit(text, suffix=".yaml") -> the text after the user edited it in $VISUAL or $EDITOR
-//	getenv(name, default=None) -> environment variable, or default
-//	struct(**fields)           -> go.starlark.net/starlarkstruct
-//	time, math                 -> go.starlark.net/lib/time and lib/math
-//	log(*values)               -> prints the values, space-separated, to the run's output
-//	fail(msg)                  -> Starlark's own: fails the run (which is rolled back)
-//	on_failure(fn)             -> adds fn() to the undo journal; called if the run fails
+// Misc family: the editor, the environment, logging, failure and undo
+// hooks, hints, and go.starlark.net's struct, time and math. The builtins
+// and what they return: `bottle builtins`, from the entries below.
 
 import (
 	"context"
@@ -23,15 +17,19 @@ import (
 	startime "go.starlark.net/lib/time"
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
+
+	"github.com/bottle-sh/bottle/internal/editdist"
 )
 
 func miscBuiltins() []Builtin {
 	out := []Builtin{
-		def("edit", `edit(text, suffix=".yaml")`, "open text in $VISUAL/$EDITOR on the terminal; returns the edited text", effect, edit),
-		def("getenv", "getenv(name, default=None)", "an environment variable, or default when unset", pure, getenv),
-		def("log", "log(*values)", "print values, space-separated, to the run's output", pure, logValues),
-		def("on_failure", "on_failure(fn)", "call fn() if the run fails, in reverse order with the other undo steps", effect, onFailure),
-		{Name: "struct", Sig: "struct(**fields)", Doc: "an immutable struct with the given fields", Value: starlark.NewBuiltin("struct", starlarkstruct.Make)},
+		def("edit", `edit(text, suffix=".yaml") -> text`, "open text in $VISUAL/$EDITOR on the terminal; returns the edited text; fails without a terminal", effect, edit),
+		def("getenv", "getenv(name, default=None) -> text", "an environment variable, or default when unset", pure, getenv),
+		def("log", "log(*values) -> None", "print values, space-separated, to the run's output", pure, logValues),
+		def("on_failure", "on_failure(fn) -> None", "call fn() if the run fails, in reverse order with the other undo steps", effect, onFailure),
+		def("closest", "closest(word, choices) -> text or None",
+			"the choice nearest to word when word is a likely typo of it, for \"did you mean\" hints (bottle's one rule)", pure, closest),
+		{Name: "struct", Sig: "struct(**fields)", Returns: "struct", Doc: "an immutable struct with the given fields", Value: starlark.NewBuiltin("struct", starlarkstruct.Make)},
 		{Name: "fail", Sig: "fail(*args, sep=\" \")", Doc: "fail the run with a message; everything it made is undone", Value: starlark.Universe["fail"]},
 	}
 	out = append(out, libModule(startime.Module, "times and durations (go.starlark.net/lib/time)", map[string][2]string{
@@ -93,7 +91,7 @@ func libModule(m *starlarkstruct.Module, doc string, sigs map[string][2]string) 
 		if s, ok := sigs[n]; ok {
 			sig, d = s[0], s[1]
 		}
-		out = append(out, Builtin{Name: full, Sig: sig, Doc: d, Value: v})
+		out = append(out, Builtin{Name: full, Sig: sig, Doc: d, Upstream: true, Value: v})
 	}
 	return out
 }
@@ -238,4 +236,22 @@ func edit(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs
 		return nil, err
 	}
 	return starlark.String(data), nil
+}
+
+func closest(_ *starlark.Thread, _ *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	var word string
+	var choices starlark.Iterable
+	if err := starlark.UnpackArgs(name, args, kwargs, "word", &word, "choices", &choices); err != nil {
+		return nil, err
+	}
+	var names []string
+	for v := range starlark.Elements(choices) {
+		if s, ok := starlark.AsString(v); ok {
+			names = append(names, s)
+		}
+	}
+	if best := editdist.Closest(word, names); best != "" {
+		return starlark.String(best), nil
+	}
+	return starlark.None, nil
 }

@@ -88,3 +88,25 @@ func TestEditRunsEditor(t *testing.T) {
 		t.Logf("note: temp files present (maybe from other runs): %v", matches)
 	}
 }
+
+// sha256 is the hex digest of a string's bytes (UTF-8), what sha256sum prints.
+func TestSha256(t *testing.T) {
+	r := newRun(t)
+	v := r.eval(t, `x = (sha256(""), sha256("abc"), sha256("é"))`)
+	want := `("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", ` +
+		`"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", ` +
+		`"4a99557e4033c3539de2eb65472017cad5f9557f7a0625a09f1c3f6e2ba69c4c")`
+	if v.String() != want {
+		t.Errorf("got %s\nwant %s", v, want)
+	}
+	r.fails(t, `sha256(1)`, "sha256: for parameter s: got int, want string")
+}
+
+// closest gives recipes the hint rule the CLI and the builtins use.
+func TestClosest(t *testing.T) {
+	r := newRun(t)
+	v := r.eval(t, `x = (closest("imag", ["image", "env"]), closest("agnet", {"agent": 1}), closest("zzz", ["image"]))`)
+	if v.String() != `("image", "agent", None)` {
+		t.Errorf("got %s", v)
+	}
+}

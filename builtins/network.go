@@ -1,16 +1,11 @@
 package builtins
 
-// Network family: network_create, network_remove, networks.
-//
-//	network_create(name, internal=False, subnet=None, labels=None) -> struct(name, id, subnet, gateway, internal, labels)
-//	network_remove(name) -> True if removed, False if absent
-//	networks(labels={}) -> list of network structs carrying all the labels
-//
-// network_create labels the network dev.bottle.instance=<name> unless the
-// caller gave that label, and dev.bottle.create=<a token of this call>, and
-// records the removal of whatever carries that token as its undo, before
-// the call. network_remove removes by id; a name that several networks
-// carry is an error naming their ids.
+// Network family: creating, listing and removing networks. network_create
+// labels the network dev.bottle.instance=<name> unless the caller gave that
+// label, and dev.bottle.create=<a token of this call>, and records the
+// removal of whatever carries that token as its undo, before the call.
+// network_remove removes by id. The builtins and what they return:
+// `bottle builtins`, from the entries below.
 
 import (
 	"context"
@@ -23,12 +18,12 @@ import (
 
 func networkBuiltins() []Builtin {
 	return []Builtin{
-		def("network_create", "network_create(name, internal=False, subnet=None, labels=None)",
-			"create a network: struct(name, id, subnet, gateway, internal); undo removes it", effect, networkCreate),
-		def("network_remove", "network_remove(name)",
-			"remove a network: True if removed, False if absent", effect, networkRemove),
-		def("networks", "networks(labels={})",
-			"networks carrying all the labels (\"\" value: any value), as structs", step, networks),
+		def("network_create", "network_create(name, internal=False, subnet=None, labels=None) -> struct(name, id, subnet, gateway, internal, labels)",
+			"create a network; a name already in use is an error naming its id; undo removes it, by id", effect, networkCreate),
+		def("network_remove", "network_remove(name) -> bool",
+			"remove a network by name or id: True if removed, False if absent; a name several networks carry is an error naming their ids", effect, networkRemove),
+		def("networks", "networks(labels={}) -> list of struct(name, id, subnet, gateway, internal, labels, containers)",
+			"the networks carrying all the labels (\"\" value: any value); containers are the names of those attached", step, networks),
 	}
 }
 

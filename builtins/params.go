@@ -1,17 +1,13 @@
 package builtins
 
 // Params family: a recipe declares the KEY=VALUE arguments it takes.
-//
-//	param(type, doc="", default=None, required=False) -> a declaration; type is
-//	    "string", "path", "int", "seconds" or "bool"
-//	params(**declarations) -> struct of the arguments, converted to their
-//	    types (None for one not given without a default)
-//
 // params() checks every argument `bottle run` got against the declarations:
 // an unknown key (with "did you mean"), a value of the wrong type (naming
 // its key), a missing required one. Each is a usage error (*ArgsError, exit
 // 2). It must come before the recipe's first step, so that such an error
 // means nothing ran; and it is what `bottle run RECIPE -h` lists (Env.Help).
+// The builtins and what they return: `bottle builtins`, from the entries
+// below.
 
 import (
 	"errors"
@@ -29,8 +25,10 @@ import (
 
 func paramsBuiltins() []Builtin {
 	return []Builtin{
-		def("param", `param(type, doc="", default=None, required=False)`, `declare a recipe parameter for params(): type "string", "path", "int", "seconds" or "bool"`, pure, paramDecl),
-		def("params", "params(**declarations)", "check the recipe's KEY=VALUE arguments against its declared parameters and return them typed, as a struct; call it before any step", pure, paramsCall),
+		def("param", `param(type, doc="", default=None, required=False) -> declaration`,
+			`declare a recipe parameter for params(): type "string", "path", "int", "seconds" or "bool"`, pure, paramDecl),
+		def("params", "params(**declarations) -> struct",
+			"check the recipe's KEY=VALUE arguments against its declarations and return them typed (None for one not given without a default); call it before any step", pure, paramsCall),
 	}
 }
 

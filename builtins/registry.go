@@ -1,26 +1,14 @@
 // Package builtins holds the Starlark-facing functions of bottle recipes, one
-// file per family. A builtin unpacks its arguments, calls the engine or the
-// filesystem through the run's Env, records its undo in the journal and
-// converts the result. The registry below is the single list the interpreter
-// predeclares and `bottle builtins` prints, so the two cannot drift.
+// file per family (files, lock, tls, network, compose, container, image,
+// runtimes, codecs, allowlist, routes, audit, misc, params). A builtin
+// unpacks its arguments, calls the engine or the filesystem through the
+// run's Env, records its undo in the journal and converts the result.
 //
-// Families (see docs/DESIGN.md for the contract):
-//
-//	network.go    network_create, network_remove, networks
-//	compose.go    compose_up, compose_down
-//	container.go  sighup, signal, restart, exec, copy_from, inspect, wait_log,
-//	              containers, container_remove
-//	image.go      image_build, bottle_image, agent_image
-//	runtimes.go   runtimes
-//	files.go      write_inplace, write_atomic, read, exists, mkdir, chmod, remove, state_dir,
-//	              state_root, list_dir
-//	tls.go        ca_create
-//	codecs.go     yaml, json modules
-//	allowlist.go  allowlist module
-//	routes.go     routes_check
-//	audit.go      audit, diff
-//	misc.go       edit, getenv, struct, time, math, log, fail, on_failure
-//	params.go     param, params
+// The registry below is the one description of every builtin: its entry
+// (signature, return shape, one line of doc) is what the interpreter
+// predeclares, what `bottle builtins` prints, and what docs/DESIGN.md's
+// tables are generated from (`bottle builtins --markdown`; a test in
+// cmd/bottle fails when they disagree).
 //
 // Every builtin is wrapped once, in def below: a builtin with side effects
 // refuses to run while a module is being loaded (see SetLoading), every effect
@@ -31,7 +19,7 @@ package builtins
 import (
 	"fmt"
 	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -47,11 +35,16 @@ import (
 // entries named "module.member", right after their module; Predeclared holds
 // only the top-level names.
 type Builtin struct {
-	Name   string
-	Sig    string // e.g. "network_create(name, internal=False, subnet=None, labels=None)"
-	Doc    string // one line
-	Effect bool   // creates or changes something: refused while a module loads
-	Value  starlark.Value
+	Name    string
+	Sig     string // e.g. "network_create(name, internal=False, subnet=None, labels=None)"
+	Returns string // the shape of the result, e.g. "struct(name, id, ...)"; "" for a module
+	Doc     string // one line
+	Effect  bool   // creates or changes something: refused while a module loads
+	Family  string // the file it lives in, without .go: "files", "network", ...
+	// Upstream is true for members of go.starlark.net's own modules (time,
+	// math, json), which that project documents.
+	Upstream bool
+	Value    starlark.Value
 }
 
 // kind says how the wrapper treats a builtin.
@@ -68,8 +61,9 @@ const (
 type impl func(thread *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error)
 
 // def wraps fn into a registry entry. It is the one place where the rules
-// shared by every builtin are applied.
+// shared by every builtin are applied. sig is "name(params) -> result".
 func def(name, sig, doc string, k kind, fn impl) Builtin {
+	sig, returns, _ := strings.Cut(sig, " -> ")
 	params := paramsOf(sig)
 	b := starlark.NewBuiltin(name, func(thread *starlark.Thread, _ *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 		if k == effect {
@@ -111,7 +105,7 @@ func def(name, sig, doc string, k kind, fn impl) Builtin {
 		}
 		return v, nil
 	})
-	return Builtin{Name: name, Sig: sig, Doc: doc, Effect: k == effect, Value: b}
+	return Builtin{Name: name, Sig: sig, Returns: returns, Doc: doc, Effect: k == effect, Value: b}
 }
 
 // detailOf describes a call for progress lines: its first argument, which by
@@ -190,31 +184,39 @@ var (
 	registry     []Builtin
 )
 
-// families lists the constructors of every family; each returns its entries.
-var families = []func() []Builtin{
-	filesBuiltins,
-	lockBuiltins,
-	tlsBuiltins,
-	networkBuiltins,
-	composeBuiltins,
-	containerBuiltins,
-	imageBuiltins,
-	runtimesBuiltins,
-	codecsBuiltins,
-	allowlistBuiltins,
-	routesBuiltins,
-	auditBuiltins,
-	miscBuiltins,
-	paramsBuiltins,
+// Families lists every family, named as its file, in the order the
+// reference presents them; each constructor returns the family's entries.
+var Families = []struct {
+	Name  string
+	Title string
+	make  func() []Builtin
+}{
+	{"network", "Networks", networkBuiltins},
+	{"compose", "Compose projects", composeBuiltins},
+	{"container", "Containers (a container argument is a name or an id)", containerBuiltins},
+	{"image", "Images", imageBuiltins},
+	{"runtimes", "Container runtimes", runtimesBuiltins},
+	{"files", "Files (relative paths resolve against the run's directory)", filesBuiltins},
+	{"lock", "Locks", lockBuiltins},
+	{"tls", "TLS", tlsBuiltins},
+	{"codecs", "Codecs", codecsBuiltins},
+	{"allowlist", "Allowlists", allowlistBuiltins},
+	{"routes", "Routes", routesBuiltins},
+	{"audit", "The audit log", auditBuiltins},
+	{"params", "Recipe parameters", paramsBuiltins},
+	{"misc", "Helpers", miscBuiltins},
 }
 
 // All returns every builtin, sorted by name. The slice is shared: do not modify it.
 func All() []Builtin {
 	registryOnce.Do(func() {
-		for _, f := range families {
-			registry = append(registry, f()...)
+		for _, f := range Families {
+			for _, b := range f.make() {
+				b.Family = f.Name
+				registry = append(registry, b)
+			}
 		}
-		sort.Slice(registry, func(i, j int) bool { return registry[i].Name < registry[j].Name })
+		slices.SortFunc(registry, func(a, b Builtin) int { return strings.Compare(a.Name, b.Name) })
 		for i := 1; i < len(registry); i++ {
 			if registry[i].Name == registry[i-1].Name {
 				panic("builtins: duplicate builtin " + registry[i].Name)

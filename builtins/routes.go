@@ -1,10 +1,9 @@
 package builtins
 
-// Routes family: routes_check.
-//
-//	routes_check(text, name=None) -> number of routes, parsed by the egress
-//	    sidecar's own parser (egress/routes); its error names line and
-//	    field, and with name (a file name) the file too ("routes.yaml:3: ...")
+// Routes family: routes_check, the egress sidecar's own routes parser
+// (egress/routes) offered to recipes, so that a bad routes.yaml fails
+// the run before anything changes. The builtin and what it returns:
+// `bottle builtins`, from the entry below.
 
 import (
 	"fmt"
@@ -16,8 +15,8 @@ import (
 
 func routesBuiltins() []Builtin {
 	return []Builtin{
-		def("routes_check", "routes_check(text, name=None)",
-			"validate routes.yaml text with the egress sidecar's parser; returns the route count; errors name the line (as name:line when name, a file name, is given)", pure, routesCheck),
+		def("routes_check", "routes_check(text, name=None) -> int",
+			"the number of routes in a routes.yaml text, parsed by the egress sidecar's parser; errors name the line and field (as name:line when name is given)", pure, routesCheck),
 	}
 }
 

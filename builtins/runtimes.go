@@ -1,12 +1,9 @@
 package builtins
 
-// Runtimes family: runtimes.
-//
-//	runtimes() -> struct(names: sorted list of the daemon's OCI runtimes, default: the one a container gets by default)
-//
-// start.star asks it to pick the agent's runtime: runsc (gVisor) when the
-// daemon offers it, and to refuse a manifest that names a runtime the
-// daemon lacks before anything is made.
+// Runtimes family: the daemon's OCI runtimes. start.star asks it to pick the
+// agent's runtime: runsc (gVisor) when the daemon offers it, and to refuse a
+// manifest that names a runtime the daemon lacks before anything is made. The builtin and what it returns:
+// `bottle builtins`, from the entry below.
 
 import (
 	"go.starlark.net/starlark"
@@ -14,8 +11,8 @@ import (
 
 func runtimesBuiltins() []Builtin {
 	return []Builtin{
-		def("runtimes", "runtimes()",
-			"the daemon's OCI runtimes: struct(names, default)", step, runtimes),
+		def("runtimes", "runtimes() -> struct(names, default)",
+			"the daemon's OCI runtimes: names sorted, default the one a container gets unless it names another", step, runtimes),
 	}
 }
 

@@ -1,13 +1,10 @@
 package builtins
 
-// TLS family: ca_create.
-//
-//	ca_create(dir) -> struct(cert, key)
-//
-// ca_create makes a fresh ECDSA P-256 certificate authority for the egress
-// sidecar's TLS interception: dir (created 0700) gets ca.crt (0644, PEM) and
-// ca.key (0600, PEM PKCS#8). It refuses to overwrite an existing CA. Undo
-// removes the files and the directory when the run created them.
+// TLS family: ca_create makes a fresh ECDSA P-256 certificate authority for
+// the egress sidecar's TLS interception (ca.key PEM PKCS#8). It refuses to
+// overwrite an existing CA; undo removes the files and the directory when the
+// run created them. The builtin and what it returns: `bottle builtins`, from
+// the entry below.
 
 import (
 	"context"
@@ -36,8 +33,8 @@ const (
 
 func tlsBuiltins() []Builtin {
 	return []Builtin{
-		def("ca_create", "ca_create(dir)",
-			"a fresh CA in dir (0700): struct(cert, key) paths; key 0600; undo removes it", effect, caCreate),
+		def("ca_create", "ca_create(dir) -> struct(cert, key)",
+			"a fresh CA as dir/ca.crt (0644) and dir/ca.key (0600), dir 0700; refuses to overwrite one; undo removes it", effect, caCreate),
 	}
 }
 

@@ -24,9 +24,6 @@ func lockBuiltins() []Builtin {
 	}
 }
 
-// lockPoll is how often lock() tries again while another run holds the lock.
-const lockPoll = 50 * time.Millisecond
-
 func lockFile(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	var p string
 	timeout := seconds(60 * time.Second)
@@ -54,52 +51,49 @@ func takeLock(env *Env, name, path string, timeout time.Duration, wait bool) (bo
 	if err != nil {
 		return false, err
 	}
-	deadline := time.Now().Add(timeout)
-	said := false
-	for {
-		ok, err := flock.Try(f)
-		if err == nil && ok {
-			// The lock is on the file opened; make sure it is still the
-			// one at path: the run that held it may have removed it (stop
-			// purge=1) or put a new one there (a rolled-back remove).
-			var same bool
-			if same, err = sameFile(f, path); err == nil && same {
-				break
-			}
-			f.Close()
-			if errors.Is(err, fs.ErrNotExist) {
-				return false, fmt.Errorf("%s %s: %w while this one waited (a stop purge=1?); run this again if it still applies", name, path, errLockGone)
-			}
-			if err != nil {
-				return false, fmt.Errorf("%s %s: %w", name, path, err)
-			}
-			if f, err = os.Open(path); err != nil { // replaced: lock the new one
-				return false, fmt.Errorf("%s %s: %w", name, path, err)
-			}
-			continue
-		}
-		if err != nil {
-			f.Close()
-			return false, fmt.Errorf("%s %s: %w", name, path, err)
-		}
+	stillHeld := errors.New("still held")
+	ctx, cancel := context.WithTimeoutCause(env.Ctx, timeout, stillHeld)
+	defer cancel()
+	waiting := func() {
+		fmt.Fprintf(stderr(env), "waiting for %s: another bottle run holds its lock (up to %v)\n", path, timeout)
+	}
+	acquire := func() (bool, error) {
 		if !wait {
+			return flock.Try(f)
+		}
+		return true, flock.Wait(ctx, f, waiting)
+	}
+	for {
+		ok, err := acquire()
+		if err == nil && !ok {
 			f.Close()
 			return false, nil
 		}
-		if !said {
-			fmt.Fprintf(stderr(env), "waiting for %s: another bottle run holds its lock (up to %v)\n", path, timeout)
-			said = true
-		}
-		if !time.Now().Before(deadline) {
+		if err != nil {
 			f.Close()
-			return false, fmt.Errorf("%s %s: another bottle run still holds it after %v (a start, change or stop of the same bottle, or an edit in routes_edit?); let it finish and run this again, or give a longer timeout=", name, path, timeout)
+			if errors.Is(err, stillHeld) {
+				return false, fmt.Errorf("%s %s: another bottle run still holds it after %v (a start, change or stop of the same bottle, or an edit in routes_edit?); let it finish and run this again, or give a longer timeout=", name, path, timeout)
+			}
+			return false, fmt.Errorf("%s %s: %w", name, path, err)
 		}
-		select {
-		case <-env.Ctx.Done():
-			f.Close()
-			return false, fmt.Errorf("%s %s: %w", name, path, context.Cause(env.Ctx))
-		case <-time.After(lockPoll):
+		// The lock is on the file opened; make sure it is still the one at
+		// path: the run that held it may have removed it (stop purge=1) or
+		// put a new one there (a rolled-back remove).
+		var same bool
+		if same, err = sameFile(f, path); err == nil && same {
+			break
 		}
+		f.Close()
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, fmt.Errorf("%s %s: %w while this one waited (a stop purge=1?); run this again if it still applies", name, path, errLockGone)
+		}
+		if err != nil {
+			return false, fmt.Errorf("%s %s: %w", name, path, err)
+		}
+		if f, err = os.Open(path); err != nil { // replaced: lock the new one
+			return false, fmt.Errorf("%s %s: %w", name, path, err)
+		}
+		waiting = nil // said once already
 	}
 	keepLock(env, path, f)
 	return true, nil

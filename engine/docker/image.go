@@ -384,20 +384,14 @@ func lockTag(ctx context.Context, tag string) (unlock func(), err error) {
 	if err != nil {
 		return func() {}, nil
 	}
-	for {
-		ok, err := flock.Try(f)
-		if err != nil {
-			f.Close()
-			return func() {}, nil
-		}
-		if ok {
-			return func() { f.Close() }, nil
-		}
-		select {
-		case <-ctx.Done():
-			f.Close()
-			return nil, fmt.Errorf("waiting for another bottle process's build of %s: %w", tag, ctx.Err())
-		case <-time.After(50 * time.Millisecond):
-		}
+	switch err := flock.Wait(ctx, f, nil); {
+	case err == nil:
+		return func() { f.Close() }, nil
+	case ctx.Err() != nil:
+		f.Close()
+		return nil, fmt.Errorf("waiting for another bottle process's build of %s: %w", tag, ctx.Err())
+	default: // flock itself failed: build without the lock
+		f.Close()
+		return func() {}, nil
 	}
 }

@@ -9,19 +9,20 @@ package flock
 import (
 	"errors"
 	"os"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // Try takes an exclusive lock on f; false when another open file holds one.
 func Try(f *os.File) (bool, error) {
 	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
 		switch {
 		case err == nil:
 			return true, nil
-		case errors.Is(err, syscall.EWOULDBLOCK):
+		case errors.Is(err, unix.EWOULDBLOCK):
 			return false, nil
-		case errors.Is(err, syscall.EINTR):
+		case errors.Is(err, unix.EINTR):
 			continue
 		}
 		return false, err

@@ -17,9 +17,6 @@ import (
 	"github.com/bottle-sh/bottle/engine"
 )
 
-// ComposeFile is the file name compose_up writes in its dir.
-const ComposeFile = "docker-compose.yml"
-
 func composeBuiltins() []Builtin {
 	return []Builtin{
 		def("compose_up", "compose_up(project, spec, dir) -> struct(project, file, containers, started)",
@@ -49,7 +46,7 @@ func composeUp(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, k
 		return nil, fmt.Errorf("%s %s: spec: %w", name, project, err)
 	}
 	dir := resolve(env, d)
-	p := engine.ComposeProject{Project: project, Dir: dir, File: filepath.Join(dir, ComposeFile), YAML: []byte(text)}
+	p := engine.ComposeProject{Project: project, Dir: dir, File: filepath.Join(dir, engine.ComposeFile), YAML: []byte(text)}
 	// The undo is in the journal before the call: compose may have started
 	// some services before failing or being interrupted, and the daemon
 	// may finish a create after compose gave up; the undo finds them by the

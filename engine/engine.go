@@ -68,12 +68,17 @@ type Network struct {
 	Containers []string
 }
 
+// ComposeFile is the name of a project's compose file in its Dir: where
+// ComposeUp writes the spec and ComposeDown reads stop order and grace
+// periods back.
+const ComposeFile = "docker-compose.yml"
+
 // ComposeProject is a compose project to bring up. YAML is the rendered spec;
 // the engine writes it to File (mode 0600) and runs `up -d` with -p Project.
 type ComposeProject struct {
 	Project string
 	Dir     string
-	File    string // absolute path, normally Dir/docker-compose.yml
+	File    string // absolute path; "" means Dir/ComposeFile
 	YAML    []byte
 }
 

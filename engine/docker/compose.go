@@ -201,7 +201,7 @@ func (e *Engine) ComposeUp(ctx context.Context, p engine.ComposeProject) (engine
 	const step = "compose_up"
 	file := p.File
 	if file == "" {
-		file = filepath.Join(p.Dir, "docker-compose.yml")
+		file = filepath.Join(p.Dir, engine.ComposeFile)
 	}
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return engine.ComposeResult{}, fmt.Errorf("%s %s: %v", step, p.Project, err)
@@ -263,7 +263,7 @@ func (e *Engine) ComposeDown(ctx context.Context, project, dir, logs string) err
 			return fmt.Errorf("%s %s: save logs (nothing was stopped): %v", step, project, err)
 		}
 	}
-	spec := readDownSpec(filepath.Join(dir, "docker-compose.yml"))
+	spec := readDownSpec(filepath.Join(dir, engine.ComposeFile))
 	if err := e.down(ctx, ctrs, nets, spec); err != nil {
 		return fmt.Errorf("%s %s: %w", step, project, err)
 	}
@@ -285,6 +285,26 @@ func logHeader(project string, ctrs []engine.Container) string {
 		time.Now().UTC().Format(time.RFC3339Nano), project, len(ctrs), run)
 }
 
+// composeFile is what bottle reads back from a compose file it wrote: the
+// one typed view of it, for ComposeDown's stop order and grace periods and
+// ComposeUp's missing-image message.
+type composeFile struct {
+	Services map[string]composeService `yaml:"services"`
+}
+
+type composeService struct {
+	Image           string    `yaml:"image"`
+	Build           yaml.Node `yaml:"build"`             // present or not
+	StopGracePeriod any       `yaml:"stop_grace_period"` // "10s", "1m30s" or seconds
+	DependsOn       yaml.Node `yaml:"depends_on"`        // a list, or a mapping of conditions
+}
+
+func parseComposeFile(b []byte) (composeFile, error) {
+	var doc composeFile
+	err := yaml.Unmarshal(b, &doc)
+	return doc, err
+}
+
 // downSpec is what `down` takes from the compose file: each service's
 // stop_grace_period and the services that depend on it. A nil downSpec (no
 // readable file) makes every container a service with no dependents and the
@@ -299,13 +319,8 @@ func readDownSpec(file string) *downSpec {
 	if err != nil {
 		return nil
 	}
-	var doc struct {
-		Services map[string]struct {
-			StopGracePeriod any       `yaml:"stop_grace_period"`
-			DependsOn       yaml.Node `yaml:"depends_on"`
-		} `yaml:"services"`
-	}
-	if yaml.Unmarshal(b, &doc) != nil {
+	doc, err := parseComposeFile(b)
+	if err != nil {
 		return nil
 	}
 	s := &downSpec{grace: map[string]int{}, dependents: map[string][]string{}}
@@ -498,13 +513,8 @@ func lastLines(s string, n int) string {
 // section) this daemon does not have, as "service=image, ...": compose v2
 // reports a failed pull as a registry error that never names the image.
 func (e *Engine) missingImages(ctx context.Context, spec []byte) string {
-	var doc struct {
-		Services map[string]struct {
-			Image string    `yaml:"image"`
-			Build yaml.Node `yaml:"build"`
-		} `yaml:"services"`
-	}
-	if yaml.Unmarshal(spec, &doc) != nil {
+	doc, err := parseComposeFile(spec)
+	if err != nil {
 		return ""
 	}
 	var missing []string

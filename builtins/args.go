@@ -5,8 +5,10 @@ package builtins
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -181,11 +183,7 @@ func toValue(x any) starlark.Value {
 		return starlark.String(x.UTC().Format(time.RFC3339Nano))
 	case map[string]string:
 		d := starlark.NewDict(len(x))
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
+		keys := slices.Sorted(maps.Keys(x))
 		for _, k := range keys {
 			d.SetKey(starlark.String(k), starlark.String(x[k]))
 		}

@@ -8,9 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
-	"sort"
+	"slices"
 	"strings"
 
 	starmath "go.starlark.net/lib/math"
@@ -75,11 +76,7 @@ func mathSigs() map[string][2]string {
 // libModule lists a go.starlark.net module and its members; sigs gives each
 // member's signature and doc, with a generic line for the ones it omits.
 func libModule(m *starlarkstruct.Module, doc string, sigs map[string][2]string) []Builtin {
-	names := make([]string, 0, len(m.Members))
-	for n := range m.Members {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(m.Members))
 	out := []Builtin{{Name: m.Name, Sig: m.Name, Doc: doc + " (" + strings.Join(names, ", ") + ")", Value: m}}
 	for _, n := range names {
 		v := m.Members[n]

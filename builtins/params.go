@@ -13,7 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -119,11 +120,7 @@ func paramDecl(_ *starlark.Thread, _ *Env, name string, args starlark.Tuple, kwa
 }
 
 func paramTypeNames() []string {
-	names := make([]string, 0, len(paramTypes))
-	for n := range paramTypes {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(paramTypes))
 	return names
 }
 
@@ -205,11 +202,7 @@ func bindArgs(given map[string]string, decls []declared) (starlark.StringDict, [
 		names = append(names, d.name)
 	}
 	var problems []string
-	keys := make([]string, 0, len(given))
-	for k := range given {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(given))
 	for _, k := range keys {
 		if !contains(names, k) {
 			hint := didYouMean(k, names)

@@ -10,7 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime/debug"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -306,11 +306,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 	args := starlark.NewDict(len(o.Args))
-	keys := make([]string, 0, len(o.Args))
-	for k := range o.Args {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := slices.Sorted(maps.Keys(o.Args))
 	for _, k := range keys {
 		args.SetKey(starlark.String(k), starlark.String(o.Args[k]))
 	}

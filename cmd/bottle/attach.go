@@ -5,10 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/signal"
-	"syscall"
+	"slices"
 
+	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 
 	"github.com/bottle-sh/bottle/engine"
@@ -87,7 +89,7 @@ Examples:
 	}
 	ctr, ok := meta.Services[svc]
 	if !ok {
-		fmt.Fprintf(stderr, "bottle attach: bottle %q has no service %q (it has: %v)\n", slug, svc, sortedKeys(meta.Services))
+		fmt.Fprintf(stderr, "bottle attach: bottle %q has no service %q (it has: %v)\n", slug, svc, slices.Sorted(maps.Keys(meta.Services)))
 		return exitUsage
 	}
 	if len(cmd) == 0 {
@@ -101,7 +103,7 @@ Examples:
 		eio.User = meta.Attach.User
 	}
 
-	ctx, cancel := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	ctx, cancel := signal.NotifyContext(context.Background(), unix.SIGTERM)
 	defer cancel()
 	eng, err := docker.New(ctx)
 	if err != nil {
@@ -134,7 +136,7 @@ Examples:
 		}
 		sendSize()
 		winch := make(chan os.Signal, 1)
-		signal.Notify(winch, syscall.SIGWINCH)
+		signal.Notify(winch, unix.SIGWINCH)
 		defer signal.Stop(winch)
 		go func() {
 			for range winch {

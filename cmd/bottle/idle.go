@@ -5,7 +5,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 func init() {
@@ -29,19 +30,19 @@ func runIdle(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP)
 	if os.Getpid() == 1 {
 		// Only an init may reap: elsewhere (in-process tests) the children
 		// are someone else's to wait for.
-		signal.Notify(sigs, syscall.SIGCHLD)
+		signal.Notify(sigs, unix.SIGCHLD)
 	}
 	defer signal.Stop(sigs)
 	fmt.Fprintf(stdout, "idle: ready (pid %d)\n", os.Getpid())
 	for sig := range sigs {
 		switch sig {
-		case syscall.SIGHUP:
+		case unix.SIGHUP:
 			fmt.Fprintln(stdout, "idle: SIGHUP received")
-		case syscall.SIGCHLD:
+		case unix.SIGCHLD:
 			reapChildren()
 		default:
 			fmt.Fprintf(stdout, "idle: %v received, exiting\n", sig)
@@ -55,8 +56,8 @@ func runIdle(args []string, stdout, stderr io.Writer) int {
 // they do not linger as zombies when we are PID 1.
 func reapChildren() {
 	for {
-		var ws syscall.WaitStatus
-		pid, err := syscall.Wait4(-1, &ws, syscall.WNOHANG, nil)
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
 		if pid <= 0 || err != nil {
 			return
 		}

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io"
 	iofs "io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"text/tabwriter"
@@ -189,7 +191,7 @@ Flags:
 	fmt.Fprintln(tw, "NAME\tSLUG\tSTATUS\tAGE\tSERVICES")
 	for _, e := range entries {
 		var svcs []string
-		for _, s := range sortedKeys(e.Services) {
+		for _, s := range slices.Sorted(maps.Keys(e.Services)) {
 			svcs = append(svcs, s+":"+e.Services[s].Status)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Slug, e.Status, age(time.Duration(e.AgeSeconds)*time.Second), strings.Join(svcs, " "))
@@ -262,15 +264,6 @@ func describe(cs []engine.Container, engErr error, root string, m bottleMeta, no
 		e.Status = fmt.Sprintf("degraded %d/%d", up, len(m.Services))
 	}
 	return e
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // age prints a duration the way ls users expect: 45s, 12m, 3h, 2d.

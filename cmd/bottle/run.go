@@ -9,7 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"strings"
-	"syscall"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/bottle-sh/bottle/runtime"
 )
@@ -106,7 +107,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	defer cancel(nil)
 	sigs := make(chan os.Signal, 1)
-	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(sigs, os.Interrupt, unix.SIGTERM)
 	defer signal.Stop(sigs)
 	go func() {
 		select {
@@ -258,7 +259,7 @@ func signalName(sig os.Signal) string {
 	switch sig {
 	case os.Interrupt:
 		return "SIGINT"
-	case syscall.SIGTERM:
+	case unix.SIGTERM:
 		return "SIGTERM"
 	}
 	return sig.String()

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 
 	"golang.org/x/sys/unix"
@@ -16,6 +17,7 @@ import (
 	"github.com/bottle-sh/bottle/engine"
 	"github.com/bottle-sh/bottle/engine/docker"
 	"github.com/bottle-sh/bottle/runtime"
+	"github.com/bottle-sh/bottle/state"
 )
 
 func init() {
@@ -31,7 +33,7 @@ func init() {
 func runAttach(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("attach", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	state := fs.String("state", "", "state root `DIR` (default $BOTTLE_STATE_DIR, $XDG_STATE_HOME/bottle, ~/.local/state/bottle)")
+	stateRoot := fs.String("state", "", "state root `DIR` (default $BOTTLE_STATE_DIR, $XDG_STATE_HOME/bottle, ~/.local/state/bottle)")
 	service := fs.String("service", "", "attach to this `SERVICE` instead of the agent (egress, pipelock, ...)")
 	user := fs.String("user", "", "run as `USER` (default: the manifest's agent.user)")
 	interactive := fs.Bool("i", false, "pass standard input even when it is not a terminal")
@@ -66,26 +68,23 @@ Examples:
 	if len(cmd) > 0 && cmd[0] == "--" {
 		cmd = cmd[1:]
 	}
-	root, err := runtime.StateRoot(*state, os.Getenv)
+	root, err := runtime.StateRoot(*stateRoot, os.Getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "bottle attach: %v\n", err)
 		return exitUsage
 	}
-	meta, err := readMeta(root, slug)
+	meta, err := state.Read(root, slug)
 	if err != nil {
 		fmt.Fprintf(stderr, "bottle attach: %v\n", err)
 		return exitFailed
 	}
-	if meta.Status != "running" {
+	if meta.Status != state.Running {
 		fmt.Fprintf(stderr, "bottle attach: bottle %q is %s; start it with: bottle run start name=%s\n", slug, meta.Status, meta.Name)
 		return exitFailed
 	}
 	svc := *service
 	if svc == "" {
 		svc = meta.Attach.Service
-	}
-	if svc == "" {
-		svc = "agent"
 	}
 	ctr, ok := meta.Services[svc]
 	if !ok {
@@ -96,7 +95,10 @@ Examples:
 		cmd = meta.Attach.Cmd
 	}
 	if len(cmd) == 0 {
-		cmd = []string{"/bin/sh"}
+		// start.star writes the manifest's agent.attach, defaults filled in.
+		fmt.Fprintf(stderr, "bottle attach: %s names no attach command; give one after --, or start the bottle again to record it\n",
+			filepath.Join(root, slug, state.MetadataFile))
+		return exitFailed
 	}
 	eio := engine.ExecIO{Stdout: stdout, Stderr: stderr, User: *user}
 	if eio.User == "" && svc == meta.Attach.Service {

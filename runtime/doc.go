@@ -42,7 +42,9 @@
 //
 // The builtins registry (builtins.Predeclared: the same list `bottle builtins`
 // prints) plus args, a frozen dict of the KEY=VALUE strings given on the
-// command line. print() goes to the run's log output, like log().
+// command line, and dry_run, True under --dry-run (Options.DryRun), so that a
+// recipe that must act differently when nothing is written says so plainly.
+// print() goes to the run's log output, like log().
 //
 // A recipe declares its arguments with params() (builtins/params.go) before
 // its first step; an argument params() refuses is a *builtins.ArgsError,

@@ -202,7 +202,8 @@ func prepare(ctx context.Context, recipe string, reader FileReader, extra starla
 		reader = lr
 	}
 	pre := builtins.Predeclared()
-	pre["args"] = starlark.NewDict(0) // placeholder for resolving
+	pre["args"] = starlark.NewDict(0) // placeholders for resolving
+	pre["dry_run"] = starlark.False
 	for k, v := range extra {
 		pre[k] = v
 	}
@@ -298,7 +299,7 @@ func Run(ctx context.Context, o Options) error {
 	var prog *program
 	var pre starlark.StringDict
 	if c := o.Checked; c != nil && c.recipe == o.Recipe && c.reader == o.Reader && o.extra == nil {
-		prog, pre = c.prog, maps.Clone(c.pre) // Run sets args in its own copy
+		prog, pre = c.prog, maps.Clone(c.pre) // Run sets args and dry_run in its own copy
 	} else {
 		var err error
 		if prog, pre, err = prepare(ctx, o.Recipe, o.Reader, o.extra); err != nil {
@@ -312,6 +313,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	args.Freeze()
 	pre["args"] = args
+	pre["dry_run"] = starlark.Bool(o.DryRun)
 	pre.Freeze()
 
 	setDefaults(&o)

@@ -408,3 +408,26 @@ func TestFSReaderConfined(t *testing.T) {
 		t.Error("ReadFile read a path outside its prefix")
 	}
 }
+
+// dry_run is predeclared: True under --dry-run, in the recipe and in what it
+// loads, also for a checked recipe run both ways.
+func TestDryRunPredeclared(t *testing.T) {
+	dir := writeRecipe(t, map[string]string{
+		"main.star": "load('lib.star', 'lib_sees')\nprint(dry_run, lib_sees())\n",
+		"lib.star":  "def lib_sees():\n    return dry_run\n",
+	})
+	main := filepath.Join(dir, "main.star")
+	checked, err := CheckRecipe(context.Background(), main, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dry := range []bool{true, false, true} {
+		var stdout bytes.Buffer
+		err := Run(context.Background(), Options{Recipe: main, Checked: checked, DryRun: dry,
+			Engine: record.New(io.Discard), Stdout: &stdout})
+		want := fmt.Sprintf("%s %s\n", starlark.Bool(dry), starlark.Bool(dry))
+		if err != nil || stdout.String() != want {
+			t.Errorf("DryRun %v: %v, printed %q, want %q", dry, err, stdout.String(), want)
+		}
+	}
+}

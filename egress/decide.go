@@ -75,13 +75,42 @@ type Verdict struct {
 // anything. The proxy takes a use of a route with uses: when it allows a
 // request; Decide only reads the count (q.Used).
 func Decide(rs *routes.Routes, q Query) (Verdict, error) {
-	u, err := url.Parse(q.URL)
+	v, err := queryTarget(q)
 	if err != nil {
 		return Verdict{}, err
 	}
 	now := q.Now
 	if now.IsZero() {
 		now = time.Now()
+	}
+	method := strings.ToUpper(q.Method)
+	r := rs.Match(v.Host)
+	v.Route = r
+	if r == nil {
+		v.Reason = ReasonNoRoute
+		return v, nil
+	}
+	if v.Mode == ModeTunnel && v.decideConnect(q, r, method, now) {
+		return v, nil
+	}
+	// handle: the request itself, on the proxy port or inside an
+	// intercepted tunnel.
+	if v.Reason = v.requestRefusal(q, r, method, now); v.Reason != "" {
+		return v, nil
+	}
+	v.Allow = true
+	if r.Inject != nil {
+		v.Inject = []string{r.Inject.Header}
+	}
+	v.unchecked(r)
+	return v, nil
+}
+
+// queryTarget is a Verdict with q.URL's host, port, path and mode.
+func queryTarget(q Query) (Verdict, error) {
+	u, err := url.Parse(q.URL)
+	if err != nil {
+		return Verdict{}, err
 	}
 	v := Verdict{Mode: ModeHTTP}
 	defPort := "80"
@@ -100,75 +129,68 @@ func Decide(rs *routes.Routes, q Query) (Verdict, error) {
 	if v.Path == "" {
 		v.Path = "/"
 	}
-	method := strings.ToUpper(q.Method)
-	deny := func(reason string) (Verdict, error) { v.Reason = reason; return v, nil }
+	return v, nil
+}
 
-	r := rs.Match(host)
-	v.Route = r
-	if r == nil {
-		return deny(ReasonNoRoute)
-	}
-	if v.Mode == ModeTunnel {
-		// connect: port, expiry, then the tunnel or the interception.
-		if !r.AllowsPort(port) {
-			return deny(ReasonPort)
-		}
-		if r.Expired(now) {
-			return deny(ReasonExpired)
-		}
-		if !r.Intercepts() || method == http.MethodConnect {
-			if !r.Intercepts() && r.Uses > 0 && used(q, r) >= r.Uses {
-				return deny(ReasonUsedUp)
-			}
-			if why := addrRefusal(host, r); why != "" {
-				return deny(why)
-			}
-			v.Allow = true
-			if r.Intercepts() {
-				v.Mode = ModeIntercept
-			}
-			v.unchecked(r)
-			return v, nil
-		}
-		v.Mode = ModeIntercept
-	}
-	// handle: the request itself, on the proxy port or inside an
-	// intercepted tunnel.
-	if len(r.Paths) > 0 && ambiguousPath(v.Path) {
-		return deny(ReasonAmbiguous)
-	}
-	if why := refusal(r, method, v.Path); why != "" {
-		return deny(why)
-	}
-	if q.Header != nil && refusesHeaders(r, &http.Request{Header: q.Header}) != "" {
-		return deny(ReasonHeader)
-	}
-	if r.Inject != nil {
-		if v.Mode == ModeHTTP {
-			return deny(ReasonCleartext)
-		}
-		if method == methodTraceTrack || method == "TRACK" {
-			return deny(ReasonMethod)
-		}
-	}
-	if !r.AllowsPort(port) {
-		return deny(ReasonPort)
+// decideConnect makes connect's checks: port, expiry, then the tunnel or
+// the interception. It reports whether v is final; when it is not, the
+// request inside the intercepted tunnel is decided next.
+func (v *Verdict) decideConnect(q Query, r *routes.Route, method string, now time.Time) bool {
+	if !r.AllowsPort(v.Port) {
+		v.Reason = ReasonPort
+		return true
 	}
 	if r.Expired(now) {
-		return deny(ReasonExpired)
+		v.Reason = ReasonExpired
+		return true
 	}
-	if r.Uses > 0 && used(q, r) >= r.Uses {
-		return deny(ReasonUsedUp)
+	if r.Intercepts() && method != http.MethodConnect {
+		v.Mode = ModeIntercept
+		return false
 	}
-	if why := addrRefusal(host, r); why != "" {
-		return deny(why)
+	if !r.Intercepts() && r.Uses > 0 && used(q, r) >= r.Uses {
+		v.Reason = ReasonUsedUp
+		return true
+	}
+	if v.Reason = addrRefusal(v.Host, r); v.Reason != "" {
+		return true
 	}
 	v.Allow = true
-	if r.Inject != nil {
-		v.Inject = []string{r.Inject.Header}
+	if r.Intercepts() {
+		v.Mode = ModeIntercept
 	}
 	v.unchecked(r)
-	return v, nil
+	return true
+}
+
+// requestRefusal makes handle's checks, in its order, and says why r
+// refuses the request ("" when it allows it).
+func (v *Verdict) requestRefusal(q Query, r *routes.Route, method string, now time.Time) string {
+	if len(r.Paths) > 0 && ambiguousPath(v.Path) {
+		return ReasonAmbiguous
+	}
+	if why := refusal(r, method, v.Path); why != "" {
+		return why
+	}
+	if q.Header != nil && refusesHeaders(r, &http.Request{Header: q.Header}) != "" {
+		return ReasonHeader
+	}
+	if r.Inject != nil && v.Mode == ModeHTTP {
+		return ReasonCleartext
+	}
+	if r.Inject != nil && (method == methodTraceTrack || method == "TRACK") {
+		return ReasonMethod
+	}
+	if !r.AllowsPort(v.Port) {
+		return ReasonPort
+	}
+	if r.Expired(now) {
+		return ReasonExpired
+	}
+	if r.Uses > 0 && used(q, r) >= r.Uses {
+		return ReasonUsedUp
+	}
+	return addrRefusal(v.Host, r)
 }
 
 func used(q Query, r *routes.Route) int {

@@ -69,6 +69,9 @@ type Engine struct {
 	onCompose func(args []string, took time.Duration)
 	// onStopped, when set (tests), learns each container ComposeDown stopped, in order.
 	onStopped func(name string)
+	// replaceGrace: a build leaves an image it took the tag from when the
+	// image is younger than this (defaultReplaceGrace; tests set 0).
+	replaceGrace time.Duration
 	// signalViaAPI makes Signal always ask the daemon (tests, benchmarks).
 	signalViaAPI bool
 	// noLocalDaemon: DOCKER_HOST names a unix socket that does not exist.
@@ -108,7 +111,7 @@ func NewAsync(ctx context.Context) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docker: configure client from the environment: %w", err)
 	}
-	e := &Engine{api: api, pinged: make(chan struct{})}
+	e := &Engine{api: api, pinged: make(chan struct{}), replaceGrace: defaultReplaceGrace}
 	if sock, ok := strings.CutPrefix(api.DaemonHost(), "unix://"); ok {
 		if _, err := os.Stat(sock); err != nil {
 			// No daemon on this host: a recipe that only touches files still

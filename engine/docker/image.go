@@ -197,6 +197,10 @@ func (e *Engine) BottleImage(ctx context.Context, tag string) (string, error) {
 	})
 }
 
+// defaultReplaceGrace is how old a replaced image must be before a build
+// removes it: far longer than any start takes from bottle_image to compose up.
+const defaultReplaceGrace = 10 * time.Minute
+
 // pinnedImage makes sure tag, pinned to sum (pinnedTag), names an image
 // whose BinaryDigestLabel is sum, building it from the context write
 // writes (a Dockerfile and its files) only when no such image exists.
@@ -207,6 +211,7 @@ func (e *Engine) pinnedImage(ctx context.Context, step, tag, sum string, write f
 	}
 	// current says which image tag names when it holds this binary, else
 	// which older bottle image a build would take the tag from.
+	var replacedAt time.Time
 	current := func() (ours, replaced string, err error) {
 		ins, err := e.api.ImageInspect(ctx, tag)
 		if isNotFound(err) {
@@ -220,6 +225,7 @@ func (e *Engine) pinnedImage(ctx context.Context, step, tag, sum string, write f
 		}
 		if ins.Config != nil && ins.Config.Labels[BinaryDigestLabel] != "" {
 			replaced = ins.ID
+			replacedAt, _ = time.Parse(time.RFC3339Nano, ins.Created)
 		}
 		return "", replaced, nil
 	}
@@ -272,10 +278,12 @@ func (e *Engine) pinnedImage(ctx context.Context, step, tag, sum string, write f
 	}); err != nil {
 		return "", err
 	}
-	if replaced != "" {
+	if replaced != "" && time.Since(replacedAt) > e.replaceGrace {
 		// The old image lost its tag: remove it (and its pinned tag) rather
 		// than keep one image per bottle build. Not forced, so an image a
-		// container still runs (a bottle started by the older binary) stays.
+		// container still runs (a bottle started by the older binary) stays;
+		// and not when it is new, since a start of the older binary that
+		// built it may be between its bottle_image and its compose up.
 		e.api.ImageRemove(ctx, replaced, client.ImageRemoveOptions{PruneChildren: true})
 	}
 	return pinned, nil

@@ -210,6 +210,11 @@ func writeInplace(_ *starlark.Thread, env *Env, name string, args starlark.Tuple
 		dryRunDiff(env, name, w.path, w.prev.data, w.prev.existed, w.content)
 		return w.result(w.prev.inode, w.changed), nil
 	}
+	if fi, err := os.Lstat(w.path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		// Said before anything is journalled; writeInPlace's O_NOFOLLOW
+		// holds if a link appears after this.
+		return nil, fmt.Errorf("%s: %s is a symlink: bottle does not write through one; remove it", name, w.path)
+	}
 	if !w.changed {
 		// Same bytes and mode: rewriting would only open a window in which a
 		// reader sees a partial file.
@@ -268,7 +273,12 @@ func restoreInPlace(path string, data []byte, perm fs.FileMode) (uint64, error) 
 // host neither version allows. The writer signals after the fsync, so the
 // reload it asks for reads the whole file.
 func writeInPlace(path string, data []byte, perm fs.FileMode, setMode bool) (uint64, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE, perm)
+	// O_NOFOLLOW: a symlink planted where bottle writes (a state dir's
+	// file) must not send the bytes to the file it points to.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|syscall.O_NOFOLLOW, perm)
+	if errors.Is(err, syscall.ELOOP) {
+		return 0, fmt.Errorf("%s is a symlink: bottle does not write through one; remove it", path)
+	}
 	if err != nil {
 		return 0, err
 	}
@@ -704,6 +714,11 @@ func stateDir(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kw
 		return nil, fmt.Errorf("%s: no state root; pass --state DIR or set BOTTLE_STATE_DIR", name)
 	}
 	path := filepath.Join(env.StateRoot, slug)
+	for _, p := range []string{env.StateRoot, path} {
+		if err := checkStatePath(p); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	}
 	if env.DryRun {
 		created, err := makeDirs(env, path, 0o700)
 		if err != nil {
@@ -755,6 +770,36 @@ func stateDir(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kw
 		return nil
 	})
 	return starlark.String(path), nil
+}
+
+// checkStatePath refuses a state root or state dir, when it exists, that
+// another host user could have planted or can change: a symlink (bottle,
+// often root, would fill and chmod the directory it points to), one owned
+// by someone else, or one writable by group or others (they could plant
+// symlinks in it for bottle to write through).
+func checkStatePath(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	const fix = "pick a state root of your own (--state DIR or BOTTLE_STATE_DIR), not one in a directory other users can write"
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		target, _ := os.Readlink(path)
+		return fmt.Errorf("%s: is a symlink (to %s): bottle keeps keys and credentials there and will not write through a link someone may have planted; remove it, or %s", path, target, fix)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("%s: is not a directory; move it away, or %s", path, fix)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("%s: is owned by uid %d, not by uid %d, who runs bottle: its owner could replace the files in it; chown it, or %s", path, st.Uid, os.Geteuid(), fix)
+	}
+	if fi.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("%s: is writable by group or others (mode %#o): they could plant files or links in it; chmod go-w %s, or %s", path, fi.Mode().Perm(), path, fix)
+	}
+	return nil
 }
 
 func stateRoot(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

@@ -133,10 +133,16 @@ func TestWriteAtomicRefusesBindMountedFile(t *testing.T) {
 	if after := snapshot(t, r.dir); after != before {
 		t.Errorf("refused write changed the disk:\n%s\nwant\n%s", after, before)
 	}
-	// write_inplace is the way.
-	r.eval(t, `x = write_inplace("alias.yaml", "routes: [x]\n")`)
+	// write_inplace does not write through a symlink either (one planted
+	// in a state dir must not redirect bottle's writes); the mounted file
+	// itself is the way.
+	r.fails(t, `write_inplace("alias.yaml", "routes: [x]\n")`, "alias.yaml is a symlink: bottle does not write through one")
+	if after := snapshot(t, r.dir); after != before {
+		t.Errorf("refused write_inplace changed the disk:\n%s\nwant\n%s", after, before)
+	}
+	r.eval(t, `x = write_inplace("routes.yaml", "routes: [x]\n")`)
 	if mustRead(t, p) != "routes: [x]\n" {
-		t.Error("write_inplace through the symlink did not write the mounted file")
+		t.Error("write_inplace did not write the mounted file")
 	}
 }
 

@@ -9,14 +9,15 @@ import (
 )
 
 // smallDisk mounts a 64 KiB tmpfs for the test (root only): a disk that
-// fills up the way a real one does, ENOSPC part-way through a write.
+// fills up the way a real one does, ENOSPC part-way through a write. Mode
+// 0700: a tmpfs is 1777 by default, which state_dir refuses as a state root.
 func smallDisk(t *testing.T) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to mount a small tmpfs")
 	}
 	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", dir).CombinedOutput(); err != nil {
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
 		t.Skipf("mount tmpfs: %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", dir).Run() })

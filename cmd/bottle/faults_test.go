@@ -567,7 +567,9 @@ func TestFaultsFullDisk(t *testing.T) {
 	if err := os.MkdirAll(f.root, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", f.root).CombinedOutput(); err != nil {
+	// mode=0700: a tmpfs is 1777 by default, which state_dir refuses as a
+	// state root (another user could plant a link in it).
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=2m,mode=0700", "tmpfs", f.root).CombinedOutput(); err != nil {
 		t.Skipf("mount tmpfs: %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("umount", "-l", f.root).Run() })

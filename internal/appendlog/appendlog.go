@@ -4,8 +4,10 @@
 package appendlog
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"syscall"
 )
 
 // Append appends data to path (created with perm if absent) in one write,
@@ -13,7 +15,12 @@ import (
 // is truncated back to that size, so no reader sees a partial record and the
 // next one starts where this one would have.
 func Append(path string, data []byte, perm os.FileMode) (int64, error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, perm)
+	// O_NOFOLLOW: a symlink planted in place of a log must not make bottle
+	// (often root) append to the file it points to.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|syscall.O_NOFOLLOW, perm)
+	if errors.Is(err, syscall.ELOOP) {
+		return 0, fmt.Errorf("append to %s: it is a symlink, which bottle does not write through; remove it", path)
+	}
 	if err != nil {
 		return 0, err
 	}

@@ -74,8 +74,9 @@
 // upstream answers by echoing the request, credential included, back to
 // the agent; CONNECT inside an intercepted connection is refused on every
 // route. A route with methods also refuses requests that carry
-// X-HTTP-Method-Override, X-HTTP-Method or X-Method-Override, with which
-// a server would run the request as another method.
+// X-HTTP-Method-Override, X-HTTP-Method or X-Method-Override (in any case,
+// and with "_" for "-", as WSGI and CGI read them), with which a server
+// would run the request as another method.
 //
 // Special-purpose addresses (private.go: loopback, private-use,
 // link-local, CGNAT, multicast, ULA... and the IPv4-mapped, NAT64 and

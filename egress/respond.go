@@ -32,9 +32,13 @@ func refusesHeaders(r *routes.Route, req *http.Request) string {
 	if len(r.Methods) == 0 {
 		return ""
 	}
-	for _, h := range methodOverrides {
-		if _, ok := req.Header[h]; ok {
-			return fmt.Sprintf("header %s is refused on a route with methods (%s)", h, strings.Join(r.Methods, ", "))
+	// Compared with "_" read as "-", case aside: WSGI, CGI and PHP give
+	// X_HTTP_METHOD_OVERRIDE and X-HTTP-Method-Override the one name.
+	for k := range req.Header {
+		for _, h := range methodOverrides {
+			if strings.EqualFold(strings.ReplaceAll(k, "_", "-"), h) {
+				return fmt.Sprintf("header %s is refused on a route with methods (%s)", k, strings.Join(r.Methods, ", "))
+			}
 		}
 	}
 	return ""

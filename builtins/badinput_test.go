@@ -26,7 +26,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		{"positional for keyword-less", "read(\"a\", \"b\")",
 			[]string{"read: got 2 arguments, want at most 1; usage: read(path)"}},
 		{"wrong type", "write_inplace(\"out\", 42)",
-			[]string{"test.star:1:", "write_inplace: for parameter content: got int, want string; usage: write_inplace(path, content, mode=None)"}},
+			[]string{"test.star:1:", "write_inplace: for parameter content: got int, want string; usage: write_inplace(path, content, mode=None, secret=False)"}},
 		{"wrong mode type", "write_inplace(\"out\", \"x\", mode=\"644\")",
 			[]string{"write_inplace: for parameter \"mode\": got string, want an int mode such as 0o644"}},
 		{"mode out of range", "mkdir(\"d\", mode=0o17777)",

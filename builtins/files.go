@@ -29,9 +29,9 @@ import (
 
 func filesBuiltins() []Builtin {
 	return []Builtin{
-		def("write_inplace", "write_inplace(path, content, mode=None) -> struct(path, inode, size, changed)",
-			"write a file keeping its inode (for single-file bind mounts): truncate, write, fsync, never rename; undo restores the old bytes", effect, writeInplace),
-		def("write_atomic", "write_atomic(path, content, mode=None) -> struct(path, inode, size, changed)",
+		def("write_inplace", "write_inplace(path, content, mode=None, secret=False) -> struct(path, inode, size, changed)",
+			"write a file keeping its inode (for single-file bind mounts): truncate, write, fsync, never rename, never through a symlink; undo restores the old bytes; secret=True: --dry-run shows the size, not the content", effect, writeInplace),
+		def("write_atomic", "write_atomic(path, content, mode=None, secret=False) -> struct(path, inode, size, changed)",
 			"write a file by temp file, fsync and rename; refuses a running container's bind-mounted file; undo restores the old bytes", effect, writeAtomic),
 		def("read", "read(path) -> text", "the content of a file", pure, readFile),
 		def("exists", "exists(path) -> bool", "whether a path exists", pure, exists),
@@ -162,6 +162,7 @@ type fileWrite struct {
 	path    string
 	content string
 	mode    modeArg
+	secret  bool // --dry-run shows no diff (a key)
 	prev    previous
 	changed bool // new file, other bytes, or a mode= that differs
 }
@@ -169,7 +170,7 @@ type fileWrite struct {
 func unpackWrite(env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (fileWrite, error) {
 	var w fileWrite
 	var p string
-	if err := starlark.UnpackArgs(name, args, kwargs, "path", &p, "content", &w.content, "mode?", &w.mode); err != nil {
+	if err := starlark.UnpackArgs(name, args, kwargs, "path", &p, "content", &w.content, "mode?", &w.mode, "secret?", &w.secret); err != nil {
 		return w, err
 	}
 	w.path = resolve(env, p)
@@ -180,6 +181,16 @@ func unpackWrite(env *Env, name string, args starlark.Tuple, kwargs []starlark.T
 	w.prev = prev
 	w.changed = !prev.existed || string(prev.data) != w.content || (w.mode.set && prev.mode != fs.FileMode(w.mode.mode))
 	return w, nil
+}
+
+// dryRun reports the write --dry-run does not make: a diff, or for a
+// secret only its size, so that a dry run never prints a key.
+func (w fileWrite) dryRun(env *Env, name string) {
+	if w.secret {
+		dryRun(env, fmt.Sprintf("%s %s (%d bytes, secret: not shown)", name, w.path, len(w.content)), "")
+		return
+	}
+	dryRunDiff(env, name, w.path, w.prev.data, w.prev.existed, w.content)
 }
 
 func (w fileWrite) result(inode uint64, changed bool) starlark.Value {
@@ -207,7 +218,7 @@ func writeInplace(_ *starlark.Thread, env *Env, name string, args starlark.Tuple
 		return nil, err
 	}
 	if env.DryRun {
-		dryRunDiff(env, name, w.path, w.prev.data, w.prev.existed, w.content)
+		w.dryRun(env, name)
 		return w.result(w.prev.inode, w.changed), nil
 	}
 	if fi, err := os.Lstat(w.path); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
@@ -315,7 +326,7 @@ func writeAtomic(_ *starlark.Thread, env *Env, name string, args starlark.Tuple,
 		}
 	}
 	if env.DryRun {
-		dryRunDiff(env, name, w.path, w.prev.data, w.prev.existed, w.content)
+		w.dryRun(env, name)
 		return w.result(0, w.changed), nil
 	}
 	perm := fs.FileMode(0o644)

@@ -19,6 +19,8 @@
 //	ParseClients(s) ([]netip.Prefix, error)  "CIDR,CIDR...", as --clients takes them
 //	Decide(rs, Query) (Verdict, error)     what the proxy would do with a request, sent nowhere (decide.go)
 //	GrantKey(route), ReadUseCounts(file)   the use counts of routes with uses: (uses.json in Config.StateDir)
+//	OpenRotating(path, max, keep), DecisionFiles(dir)  the decision log's writer and files, oldest first
+//	ReadRequests(dir) ([]AccessRequest, error)  a bottle's access requests, with the operator's answers applied
 //	BatchWriter{W, Interval}               access-log writer that batches lines (bottle egress uses 50 ms)
 //
 // Config's limits (HeaderTimeout, MaxConns, HalfCloseTimeout) and its
@@ -37,6 +39,9 @@
 //	private.go   the address check in the dialer
 //	grants.go    expires: and uses: (the use counts, the expiry timer)
 //	decide.go    Decide, the proxy's checks without the proxy (bottle routes check)
+//	decisions.go the decision log on the host: decisions.jsonl in Config.StateDir, rotated
+//	agentapi.go  the agent API at http://bottle.internal/ (MCP at /mcp, JSON at /v1/), served, never fetched
+//	requests.go  access requests (asked, and from denials), requests.json, the host's answers.jsonl
 //	rawio_*.go   socket reads and writes without the scheduler (Linux)
 //	log.go       the access log; ca.go the bottle's CA; listen.go listeners
 //

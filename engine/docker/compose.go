@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -197,6 +198,26 @@ func detectCompose(ctx context.Context) ([]string, error) {
 
 // ComposeUp writes p.YAML to p.File (0600), runs `up -d` and returns the
 // project's containers by the compose labels.
+// writeSpec writes the compose file 0600, never through a symlink: one
+// planted in a state dir must not make bottle (often root) write elsewhere.
+func writeSpec(file string, data []byte) error {
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
+	if errors.Is(err, syscall.ELOOP) {
+		return fmt.Errorf("%s is a symlink, which bottle does not write through; remove it", file)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Chmod(0o600) // an existing file keeps its mode otherwise
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
 func (e *Engine) ComposeUp(ctx context.Context, p engine.ComposeProject) (engine.ComposeResult, error) {
 	const step = "compose_up"
 	file := p.File
@@ -206,11 +227,8 @@ func (e *Engine) ComposeUp(ctx context.Context, p engine.ComposeProject) (engine
 	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
 		return engine.ComposeResult{}, fmt.Errorf("%s %s: %v", step, p.Project, err)
 	}
-	if err := os.WriteFile(file, p.YAML, 0o600); err != nil {
+	if err := writeSpec(file, p.YAML); err != nil {
 		return engine.ComposeResult{}, fmt.Errorf("%s %s: write spec: %v", step, p.Project, err)
-	}
-	if err := os.Chmod(file, 0o600); err != nil { // WriteFile keeps an existing file's mode
-		return engine.ComposeResult{}, fmt.Errorf("%s %s: %v", step, p.Project, err)
 	}
 	started := e.daemonNow(ctx)
 	if err := e.runCompose(ctx, step, p.Project, p.Dir, file, "up", "-d"); err != nil {

@@ -37,11 +37,14 @@ const (
 var slugRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 func runRoutes(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "suggest" {
+		return runRoutesSuggest(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "check" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
 			return runRoutesCheck(args, stdout, stderr)
 		}
-		fmt.Fprintf(stderr, "bottle routes: want a subcommand: check\nusage: bottle %s\n", commands["routes"].usage)
+		fmt.Fprintf(stderr, "bottle routes: want a subcommand: check or suggest\nusage: bottle %s\n", commands["routes"].usage)
 		return exitUsage
 	}
 	return runRoutesCheck(args[1:], stdout, stderr)
@@ -78,6 +81,9 @@ it would inject. Nothing is sent; the decision is the egress's own code.
 What only the running egress knows (the address a name resolves to, whether
 an injected variable is set) is listed as not checked. CONNECT with an
 https URL asks about the tunnel alone. Exit status: 0 allow, 1 deny, 2 usage.
+
+bottle routes suggest [--state DIR] SLUG prints the routes that would have
+allowed the bottle's pending denied requests, for review; it changes nothing.
 
 Flags:
 `)

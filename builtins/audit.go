@@ -34,8 +34,8 @@ func auditBuiltins() []Builtin {
 			"append one JSON line {time, action, recipe, args, diff} to <state root>/<slug>/audit.jsonl (0600), whole or not at all", effect, audit),
 		def("audit_intent", `audit_intent(slug, action, before="", after="") -> id`,
 			"append an intent line (phase \"intent\", a change about to go live) to audit.jsonl; a rollback appends \"rolled back\" for it", effect, auditIntent),
-		def("audit_done", `audit_done(slug, id) -> None`,
-			"append a done line for intent id (phase \"done\": its change is live) to audit.jsonl", effect, auditDone),
+		def("audit_done", `audit_done(slug, id, via="") -> None`,
+			"append a done line for intent id (phase \"done\": its change is live) to audit.jsonl; via says how it went live (e.g. \"reload\", \"restart\")", effect, auditDone),
 	}
 }
 
@@ -67,6 +67,7 @@ type auditEntry struct {
 	Diff   string            `json:"diff"`
 	Phase  string            `json:"phase,omitempty"` // "intent", "done", "rolled back"; "" for a plain audit()
 	ID     string            `json:"id,omitempty"`    // pairs an intent with its outcome
+	Via    string            `json:"via,omitempty"`   // how a done change went live: "reload", "restart"
 }
 
 func newEntry(env *Env, action, diff, phase, id string) auditEntry {
@@ -143,8 +144,8 @@ func auditIntent(_ *starlark.Thread, env *Env, name string, args starlark.Tuple,
 }
 
 func auditDone(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	var slug, id string
-	if err := starlark.UnpackArgs(name, args, kwargs, "slug", &slug, "id", &id); err != nil {
+	var slug, id, via string
+	if err := starlark.UnpackArgs(name, args, kwargs, "slug", &slug, "id", &id, "via?", &via); err != nil {
 		return nil, err
 	}
 	key, ok := env.intents[id]
@@ -152,7 +153,9 @@ func auditDone(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, k
 	if !ok || intentSlug != slug {
 		return nil, fmt.Errorf("%s: no intent %q of bottle %q in this run; pass the id audit_intent(%q, ...) returned", name, id, slug, slug)
 	}
-	_, _, err := appendAudit(env, name, slug, newEntry(env, action, "", "done", id))
+	entry := newEntry(env, action, "", "done", id)
+	entry.Via = via
+	_, _, err := appendAudit(env, name, slug, entry)
 	return starlark.None, err
 }
 

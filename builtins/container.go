@@ -6,6 +6,7 @@ package builtins
 // from the entries below.
 
 import (
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -26,8 +27,8 @@ func containerBuiltins() []Builtin {
 		def("copy_from", "copy_from(container, path) -> text", "the content of a file inside a container (no shell needed)", step, copyFrom),
 		def("inspect", "inspect(container) -> struct(id, name, image, running, status, started_at, created, mounts, networks, labels)",
 			"a container's state; mounts are struct(type, source, destination, rw), networks the names it is attached to", step, inspect),
-		def("wait_log", "wait_log(container, pattern, since=None, timeout=30) -> text",
-			"the first log line at or after since (default: the call) matching the regexp", step, waitLog),
+		def("wait_log", "wait_log(container, pattern, since=None, timeout=30, default=None) -> text",
+			"the first log line at or after since (default: the call) matching the regexp; with default, that instead of failing when none matched within timeout", step, waitLog),
 		def("containers", "containers(labels={}) -> list of inspect structs",
 			"the containers (running or not) carrying all the labels (\"\" value: any value)", step, containers),
 		def("container_remove", "container_remove(container) -> bool", "force-remove a container: True if removed, False if absent", effect, containerRemove),
@@ -138,9 +139,10 @@ func waitLog(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwa
 		c, pattern string
 		since      optString
 		timeout    = seconds(30 * time.Second)
+		fallback   optString
 	)
 	if err := starlark.UnpackArgs(name, args, kwargs, "container", &c, "pattern", &pattern,
-		"since?", &since, "timeout?", &timeout); err != nil {
+		"since?", &since, "timeout?", &timeout, "default?", &fallback); err != nil {
 		return nil, err
 	}
 	re, err := regexp.Compile(pattern)
@@ -159,6 +161,9 @@ func waitLog(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kwa
 		from = time.Now()
 	}
 	line, err := env.Engine.WaitLog(env.Ctx, c, re, from, time.Duration(timeout))
+	if err != nil && fallback.set && errors.Is(err, engine.ErrNoLine) {
+		return starlark.String(fallback.s), nil
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -42,6 +42,11 @@ var ErrNotFound = errors.New("not found")
 // busybox to make the default agent from.
 var ErrNoTools = errors.New("no static busybox on this host")
 
+// ErrNoLine is wrapped by WaitLog's error when no line matched within its
+// timeout (the container still running), so a caller can take that as an
+// answer rather than a failure.
+var ErrNoLine = errors.New("no matching line")
+
 // ErrNoDaemon is wrapped by the error of every call when no daemon exists at
 // a local socket: recipes that touch only files still run, and the first
 // engine step fails naming the socket.

@@ -131,8 +131,8 @@ func TestSignalWaitLogRestart(t *testing.T) {
 	// Lines before since do not count: a second wait from now times out,
 	// and the error quotes what it saw.
 	_, err = e.WaitLog(ctx, ctr, regexp.MustCompile(`SIGHUP received`), time.Now(), 500*time.Millisecond)
-	if err == nil || !strings.Contains(err.Error(), "no matching line within 500ms") {
-		t.Errorf("timeout error = %v", err)
+	if err == nil || !strings.Contains(err.Error(), "no matching line within 500ms") || !errors.Is(err, engine.ErrNoLine) {
+		t.Errorf("timeout error = %v (want one wrapping engine.ErrNoLine, for wait_log's default)", err)
 	}
 	_, err = e.WaitLog(ctx, ctr, regexp.MustCompile(`never printed`), time.Unix(0, 0), 500*time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "reader: SIGHUP received") || !strings.Contains(err.Error(), ctr) {

@@ -131,7 +131,7 @@ func waitLogError(ctx, wctx context.Context, step, ctr string, timeout time.Dura
 	case ctx.Err() != nil:
 		return fmt.Errorf("%s %s: %w", step, ctr, ctx.Err())
 	case wctx.Err() != nil:
-		return fmt.Errorf("%s %s: no matching line within %s%s", step, ctr, timeout, quoteLast(last))
+		return fmt.Errorf("%s %s: %w within %s%s", step, ctr, engine.ErrNoLine, timeout, quoteLast(last))
 	}
 	return fail(step, ctr, err)
 }

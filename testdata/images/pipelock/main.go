@@ -79,9 +79,11 @@ func main() {
 		log.Fatal(err)
 	}
 	if !*noReload {
-		// The real pipelock's start line, without the prefix.
-		fmt.Fprintf(os.Stderr, "Config: %s (hot-reload enabled, SIGHUP to reload)\n", *config)
+		// The real pipelock's start line (internal/cli/runtime/server.go).
+		fmt.Fprintf(os.Stderr, "  Config: %s (hot-reload enabled, SIGHUP to reload)\n", *config)
 		go reloads(p, *config, *refuse)
+	} else {
+		signal.Ignore(syscall.SIGHUP)
 	}
 	log.Printf("ready: %d allowed host(s) %v, listening on %s", len(allow), allow, *listen)
 
@@ -167,7 +169,22 @@ func (p *proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.WriteHeader(resp.StatusCode)
-	io.Copy(w, resp.Body)
+	// Flushed as it comes, as a proxy for streamed API responses must.
+	flush := http.NewResponseController(w)
+	buf := make([]byte, 32*1024)
+	for {
+		n, err := resp.Body.Read(buf)
+		if n > 0 {
+			w.Write(buf[:n])
+			flush.Flush()
+		}
+		if err == io.EOF {
+			return
+		}
+		if err != nil {
+			panic(http.ErrAbortHandler) // a short body must not look whole
+		}
+	}
 }
 
 func (p *proxy) tunnel(w http.ResponseWriter, r *http.Request) {

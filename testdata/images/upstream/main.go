@@ -12,6 +12,10 @@
 // so a suite can tell which credential reached it (the one the egress
 // injected, not the agent's). The value is never logged.
 //
+// /stream...?n=N (any path starting /stream; default 20) streams instead: "stream: line I" every 100 ms,
+// flushed, then "stream: done", so a suite can hold a response open while it
+// changes a proxy on the way.
+//
 // Flags: --name (default: the hostname), --hosts (extra comma-separated names
 // for the certificate), --http and --https (listen addresses). It logs one line
 // per request and exits 0 on SIGTERM or SIGINT.
@@ -31,6 +35,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,6 +72,10 @@ func main() {
 		}
 		log.Printf("%s %s %s%s from %s", proto, r.Method, r.Host, r.URL.Path, r.RemoteAddr)
 		fmt.Fprintf(w, "upstream %s: %s %s %s\n", *name, proto, r.Method, r.URL.Path)
+		if strings.HasPrefix(r.URL.Path, "/stream") {
+			stream(w, r)
+			return
+		}
 		for _, v := range r.Header.Values("X-Api-Key") {
 			fmt.Fprintf(w, "x-api-key: %s\n", v)
 		}
@@ -92,6 +101,27 @@ func main() {
 	log.Printf("ready: %s on %s (http) and %s (https) for %s", *name, *httpAddr, *httpsAddr, strings.Join(names, ","))
 
 	untilsignal.Serve(errc, plain, secure)
+}
+
+func stream(w http.ResponseWriter, r *http.Request) {
+	n, err := strconv.Atoi(r.URL.Query().Get("n"))
+	if err != nil || n <= 0 {
+		n = 20
+	}
+	flush := http.NewResponseController(w)
+	for i := 1; i <= n; i++ {
+		fmt.Fprintf(w, "stream: line %d\n", i)
+		if flush.Flush() != nil {
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			log.Printf("stream cut after line %d", i)
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	fmt.Fprintln(w, "stream: done")
 }
 
 // leaf mints a server certificate for names, signed by the test CA.

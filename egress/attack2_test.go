@@ -1,0 +1,70 @@
+package egress
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Attack (issue 12 review): an agent's request must not carry terminal
+// control sequences to the operator. `bottle requests` prints a request's
+// paths raw (only the reason is quoted), so an ESC in a path can rewrite
+// the operator's screen: erase the line and draw another host.
+func TestAttackAskRefusesControlCharactersInPaths(t *testing.T) {
+	tp := startProxyWith(t, testRoutes, newWorld(t), "127.0.0.1:0", func(c *Config) { c.StateDir = t.TempDir() })
+	for _, p := range []string{
+		`/x\u001b[2K\u001b[1Gr0000000000\u001b[3Cdocs.example.org`, // ESC: erase the line, redraw it
+		`/x\u0008\u0008\u0008`, // backspaces
+		`/x\u009b2K`,           // C1 CSI
+		`/x\u202e`,             // right-to-left override
+	} {
+		status, body := agentDo(t, tp, "POST", "/v1/requests", `{"host":"a.example.com","reason":"x","paths":["`+p+`"]}`)
+		if status != 400 {
+			t.Errorf("path %s: %d %s, want 400 (a path prefix is printable ASCII)", p, status, body)
+		}
+	}
+}
+
+// Attack: an agent may ask for a wildcard over a shared registrable
+// suffix (every GitHub Pages site, every S3 bucket, every Workers app):
+// hosts anyone can publish on, so an approval is an exfiltration channel
+// although the operator reads "github.io". Asks should name one host.
+func TestAttackAskRefusesWildcards(t *testing.T) {
+	tp := startProxyWith(t, testRoutes, newWorld(t), "127.0.0.1:0", func(c *Config) { c.StateDir = t.TempDir() })
+	for _, h := range []string{"*.github.io", "*.s3.amazonaws.com", "*.workers.dev", "*.example.com"} {
+		status, body := agentDo(t, tp, "POST", "/v1/requests", `{"host":"`+h+`","reason":"docs"}`)
+		if status != 400 {
+			t.Errorf("ask for %s: %d %s, want 400", h, status, body)
+		}
+	}
+}
+
+// Attack (fails closed): approve replaces a used-up grant for a host with a
+// new one. With --uses N and no --for, the new route's grant key (host,
+// "never", N) is the old one's, so the count carries over and the fresh
+// approval is used up from the start, although `bottle approve` printed
+// "approved ... (1 use(s))" and the agent was told approved.
+func TestAttackReapprovalWithSameUsesStartsUsedUp(t *testing.T) {
+	dir := t.TempDir()
+	first := "routes:\n  - host: plain.example.test\n    private: true\n    uses: 1\n"
+	tp := startProxyWith(t, first, newWorld(t), "127.0.0.1:0", func(c *Config) { c.StateDir = dir })
+	if resp, body := get(t, tp.client(t), "GET", "http://plain.example.test/"); resp == nil || resp.StatusCode != 200 {
+		t.Fatalf("first grant's use: %v %s", resp, body)
+	}
+	// What approve.star writes for a second request approved --uses 1: the
+	// old grant dropped, the new one added (here with paths, as a second
+	// request that asked for /v2/ would be).
+	second := "routes:\n  - host: plain.example.test\n    private: true\n    paths: [\"/v2/\"]\n    uses: 1\n"
+	if err := os.WriteFile(tp.routes, []byte(second), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := tp.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	resp, body := get(t, tp.client(t), "GET", "http://plain.example.test/v2/x")
+	if resp == nil || resp.StatusCode != 200 {
+		data, _ := os.ReadFile(filepath.Join(dir, UsesFile))
+		t.Errorf("the new grant's first use: %v %s (uses.json %s)", resp.StatusCode, strings.TrimSpace(body), data)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Attack (issue 12 review): an agent's request must not carry terminal
@@ -66,5 +67,36 @@ func TestAttackReapprovalWithSameUsesStartsUsedUp(t *testing.T) {
 	if resp == nil || resp.StatusCode != 200 {
 		data, _ := os.ReadFile(filepath.Join(dir, UsesFile))
 		t.Errorf("the new grant's first use: %v %s (uses.json %s)", resp.StatusCode, strings.TrimSpace(body), data)
+	}
+}
+
+// Attack: ReadRequests is what the host runs (`bottle requests`, and
+// `bottle approve`/`deny` to find a request's bottle, which then live for
+// seconds while the recipe waits for the reload). When answers.jsonl holds
+// an answer the egress has not applied yet (it saves 200ms after a
+// reload), ReadRequests arms the book's save timer, and the host process
+// rewrites requests.json in the egress's directory from its stale copy, as
+// the operator (root, when bottle runs as root), through a requests.json.tmp
+// the egress's uid may have planted as a symlink.
+func TestAttackReadRequestsDoesNotWrite(t *testing.T) {
+	dir := t.TempDir()
+	reqs := `[{"id":"r0000000001","kind":"asked","host":"a.example.com","reason":"x","count":1,"first":"2026-11-30T21:00:00Z","last":"2026-11-30T21:00:00Z","status":"pending"}]` + "\n"
+	if err := os.WriteFile(filepath.Join(dir, RequestsFile), []byte(reqs), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	answer(t, dir, Answer{ID: "r0000000001", Decision: "denied", Time: "2026-11-30T21:01:00Z"})
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.Symlink(victim, filepath.Join(dir, RequestsFile+".tmp")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadRequests(dir); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * saveDelay)
+	if data, _ := os.ReadFile(filepath.Join(dir, RequestsFile)); string(data) != reqs {
+		t.Errorf("ReadRequests rewrote requests.json:\n%s", data)
+	}
+	if _, err := os.Stat(victim); err == nil {
+		t.Errorf("ReadRequests wrote through a planted requests.json.tmp symlink to %s", victim)
 	}
 }

@@ -174,8 +174,12 @@ func (a *AskInput) check() error {
 		return fmt.Errorf("at most %d paths and %d methods", maxRuleItems, maxRuleItems)
 	}
 	for _, s := range a.Paths {
-		if !strings.HasPrefix(s, "/") || len(s) > 200 || strings.ContainsAny(s, " \t?#\r\n") {
-			return fmt.Errorf("paths: %q is not a path prefix (starts with /, no spaces, ? or #, at most 200 bytes)", s)
+		// Printable ASCII only: a prefix is matched against the escaped
+		// path, and the operator reads it on a terminal (an ESC there
+		// could redraw the row it is printed in).
+		bad := strings.IndexFunc(s, func(r rune) bool { return r <= ' ' || r >= 0x7f || r == '?' || r == '#' })
+		if !strings.HasPrefix(s, "/") || len(s) > 200 || bad >= 0 {
+			return fmt.Errorf("paths: %q is not a path prefix (starts with /, printable ASCII with no spaces, ? or #, at most 200 bytes)", s)
 		}
 	}
 	for i, m := range a.Methods {

@@ -72,6 +72,9 @@ type requestBook struct {
 	log     io.Writer
 	dropped int // denials not recorded because maxOpenRequests were pending
 	denials []denial
+	// readOnly: the host's copy (ReadRequests), which never writes the
+	// egress's files: requests.json is the egress's alone.
+	readOnly bool
 }
 
 // denial is one recent deny, for the agent's recent_denials.
@@ -86,7 +89,11 @@ type denial struct {
 const maxDenials = 100
 
 func newRequestBook(dir string, log io.Writer) (*requestBook, error) {
-	b := &requestBook{dir: dir, changed: make(chan struct{}), log: log}
+	return openRequestBook(dir, log, false)
+}
+
+func openRequestBook(dir string, log io.Writer, readOnly bool) (*requestBook, error) {
+	b := &requestBook{dir: dir, changed: make(chan struct{}), log: log, readOnly: readOnly}
 	if dir == "" {
 		return b, nil
 	}
@@ -283,7 +290,7 @@ func (b *requestBook) loadAnswers() {
 }
 
 func (b *requestBook) saveSoonLocked() {
-	if b.dir == "" || b.timer != nil {
+	if b.dir == "" || b.readOnly || b.timer != nil {
 		return
 	}
 	b.timer = time.AfterFunc(saveDelay, b.save)
@@ -322,7 +329,7 @@ func (b *requestBook) flush() {
 // ReadRequests reads a bottle egress's requests.json and applies the
 // answers in answers.jsonl (for bottle requests, on the host).
 func ReadRequests(dir string) ([]AccessRequest, error) {
-	b, err := newRequestBook(dir, io.Discard)
+	b, err := openRequestBook(dir, io.Discard, true)
 	if err != nil {
 		return nil, err
 	}

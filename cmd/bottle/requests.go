@@ -127,10 +127,20 @@ Flags:
 			enc.Encode(r)
 			continue
 		}
-		fmt.Fprintf(stdout, "%-12s %-20s %-7s %-9s %-30s %-12s %-12s %5d %-20s %s\n", r.ID, r.Slug, r.Kind, r.Status, r.Host,
-			orAll(r.Methods), orAll(r.Paths), r.Count, r.Last.UTC().Format(time.RFC3339), strconv.Quote(r.Reason))
+		fmt.Fprintf(stdout, "%-12s %-20s %-7s %-9s %-30s %-12s %-12s %5d %-20s %s\n", plain(r.ID), r.Slug, plain(r.Kind), plain(r.Status), plain(r.Host),
+			plain(orAll(r.Methods)), plain(orAll(r.Paths)), r.Count, r.Last.UTC().Format(time.RFC3339), strconv.Quote(r.Reason))
 	}
 	return exitOK
+}
+
+// plain is s as printed to the operator's terminal: quoted when it holds
+// anything but printable ASCII (requests.json is the egress's, made of
+// what the agent sent).
+func plain(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return r < ' ' || r >= 0x7f }) >= 0 {
+		return strconv.QuoteToASCII(s)
+	}
+	return s
 }
 
 func orAll(xs []string) string {

@@ -159,6 +159,12 @@ func (a *AskInput) check() error {
 	if h == AgentHost {
 		return errors.New("host: bottle.internal is the egress itself")
 	}
+	// One host per ask: a wildcard over a suffix anyone can publish on
+	// (*.github.io) reads harmless to the operator and is a channel out.
+	// Wildcards are the operator's to write (routes_edit, routes_apply).
+	if strings.Contains(h, "*") {
+		return fmt.Errorf("host: %q is a wildcard; ask for the one host the task needs (the operator writes wildcard routes)", h)
+	}
 	a.Host = h
 	a.Reason = strings.TrimSpace(a.Reason)
 	if a.Reason == "" {

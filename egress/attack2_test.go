@@ -48,7 +48,7 @@ func TestAttackAskRefusesWildcards(t *testing.T) {
 // "approved ... (1 use(s))" and the agent was told approved.
 func TestAttackReapprovalWithSameUsesStartsUsedUp(t *testing.T) {
 	dir := t.TempDir()
-	first := "routes:\n  - host: plain.example.test\n    private: true\n    uses: 1\n"
+	first := "routes:\n  - host: plain.example.test\n    private: true\n    uses: 1\n    grant: r0000000001\n"
 	tp := startProxyWith(t, first, newWorld(t), "127.0.0.1:0", func(c *Config) { c.StateDir = dir })
 	if resp, body := get(t, tp.client(t), "GET", "http://plain.example.test/"); resp == nil || resp.StatusCode != 200 {
 		t.Fatalf("first grant's use: %v %s", resp, body)
@@ -56,7 +56,7 @@ func TestAttackReapprovalWithSameUsesStartsUsedUp(t *testing.T) {
 	// What approve.star writes for a second request approved --uses 1: the
 	// old grant dropped, the new one added (here with paths, as a second
 	// request that asked for /v2/ would be).
-	second := "routes:\n  - host: plain.example.test\n    private: true\n    paths: [\"/v2/\"]\n    uses: 1\n"
+	second := "routes:\n  - host: plain.example.test\n    private: true\n    paths: [\"/v2/\"]\n    uses: 1\n    grant: r0000000002\n"
 	if err := os.WriteFile(tp.routes, []byte(second), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -98,5 +98,24 @@ func TestAttackReadRequestsDoesNotWrite(t *testing.T) {
 	}
 	if _, err := os.Stat(victim); err == nil {
 		t.Errorf("ReadRequests wrote through a planted requests.json.tmp symlink to %s", victim)
+	}
+}
+
+// The egress's own state writes (uses.json, requests.json) never follow a
+// symlink planted at their temporary file.
+func TestWriteStateIgnoresPlantedTmpSymlink(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "victim")
+	if err := os.Symlink(victim, filepath.Join(dir, UsesFile+".tmp")); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeState(filepath.Join(dir, UsesFile), []byte("{}\n")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(victim); err == nil {
+		t.Errorf("writeState wrote through a planted %s.tmp symlink", UsesFile)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, UsesFile)); string(data) != "{}\n" {
+		t.Errorf("%s = %q, want {}", UsesFile, data)
 	}
 }

@@ -130,11 +130,7 @@ func (u *useCounts) saveLocked() error {
 		return nil
 	}
 	data, _ := json.Marshal(u.n)
-	tmp := u.file + ".tmp"
-	if err := os.WriteFile(tmp, append(data, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, u.file)
+	return writeState(u.file, append(data, '\n'))
 }
 
 // grantRefusal says why route r's grant refuses a request now ("" when it

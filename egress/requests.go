@@ -303,12 +303,7 @@ func (b *requestBook) save() {
 	data, _ := json.MarshalIndent(b.items, "", "  ")
 	b.mu.Unlock()
 	path := filepath.Join(b.dir, RequestsFile)
-	tmp := path + ".tmp"
-	err := os.WriteFile(tmp, append(data, '\n'), 0o644)
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
+	if err := writeState(path, append(data, '\n')); err != nil {
 		fmt.Fprintf(b.log, "egress: saving access requests: %v\n", err)
 	}
 }

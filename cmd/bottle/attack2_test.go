@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/bottle-sh/bottle/egress"
+	"github.com/bottle-sh/bottle/egress/routes"
 )
 
 // Attack (issue 12 review): `bottle requests` prints a request's paths and
@@ -29,5 +32,25 @@ func TestAttackRequestsOutputHasNoControlCharacters(t *testing.T) {
 	}
 	if i := strings.IndexFunc(out.String(), func(r rune) bool { return r < ' ' && r != '\n' || r >= 0x7f && r < 0xa0 }); i >= 0 {
 		t.Errorf("bottle requests printed a control character at byte %d: %q", i, out.String())
+	}
+}
+
+// bottle routes suggest's output is YAML the operator pastes into routes:
+// a field from requests.json with a newline or an ESC must not start a
+// line of its own or reach the terminal raw.
+func TestSuggestQuotesControlCharacters(t *testing.T) {
+	reqs := []egress.AccessRequest{
+		{Kind: "denied", Status: "pending", Host: "evil\x1b[2K.example.net", Reason: "no route", Count: 1},
+		{Kind: "denied", Status: "pending", Host: "a.example.net", Paths: []string{"/x\n  - host: \"*\""}, Methods: []string{"GET"}, Reason: "port\n  - host: all.example", Count: 1},
+	}
+	out := suggestRoutes(&routes.Routes{}, reqs)
+	if i := strings.IndexFunc(out, func(r rune) bool { return r < ' ' && r != '\n' || r >= 0x7f && r < 0xa0 }); i >= 0 {
+		t.Errorf("suggest printed a control character at byte %d: %q", i, out)
+	}
+	for _, line := range strings.Split(out, "\n") {
+		l := strings.TrimSpace(line)
+		if l != "" && !strings.HasPrefix(l, "#") && !strings.HasPrefix(l, "- host: ") && !strings.HasPrefix(l, "paths: [") && !strings.HasPrefix(l, "methods: [") {
+			t.Errorf("a field started a line of its own: %q in\n%s", line, out)
+		}
 	}
 }

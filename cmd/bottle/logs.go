@@ -235,7 +235,7 @@ func (p *logPrinter) row(d *decisionLine) {
 	if len(path) > 24 {
 		path = path[:23] + "…"
 	}
-	fmt.Fprintf(p.w, "%-24s %-9s %-15s %-7s %-30s %-24s %6d %9d %9.3f  %s\n", ts, d.Decision, why, d.Method, d.Host, path, d.Status, d.Bytes, d.Duration, extra)
+	fmt.Fprintf(p.w, "%-24s %-9s %-15s %-7s %-30s %-24s %6d %9d %9.3f  %s\n", ts, plain(d.Decision), plain(why), plain(d.Method), plain(d.Host), plain(path), d.Status, d.Bytes, d.Duration, plain(extra))
 }
 
 // timeField is the value of the line's leading "time" field, or nil.

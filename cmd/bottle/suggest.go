@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/bottle-sh/bottle/egress"
@@ -86,7 +87,7 @@ func suggestRoutes(rs *routes.Routes, reqs []egress.AccessRequest) string {
 		}
 		switch r.Reason {
 		case "private address", "expired", "used up", "header", "ambiguous path", "inject on http", "port":
-			s.notes = append(s.notes, fmt.Sprintf("%d x %s %s: %s (not suggested: approve or edit it by hand)", r.Count, orAll(r.Methods), orAll(r.Paths), r.Reason))
+			s.notes = append(s.notes, fmt.Sprintf("%d x %s %s: %s (not suggested: approve or edit it by hand)", r.Count, plain(orAll(r.Methods)), plain(orAll(r.Paths)), plain(r.Reason)))
 			continue
 		}
 		if len(r.Paths) == 0 {
@@ -105,7 +106,7 @@ func suggestRoutes(rs *routes.Routes, reqs []egress.AccessRequest) string {
 				s.methods = append(s.methods, m)
 			}
 		}
-		s.notes = append(s.notes, fmt.Sprintf("%d x %s %s: %s", r.Count, orAll(r.Methods), orAll(r.Paths), r.Reason))
+		s.notes = append(s.notes, fmt.Sprintf("%d x %s %s: %s", r.Count, plain(orAll(r.Methods)), plain(orAll(r.Paths)), plain(r.Reason)))
 	}
 	sort.Strings(hosts)
 	var b strings.Builder
@@ -120,11 +121,11 @@ func suggestRoutes(rs *routes.Routes, reqs []egress.AccessRequest) string {
 		paths, methods := s.paths, s.methods
 		if e := s.existing; e != nil {
 			// Widen: the route keeps what it allows and gains what it refused.
-			fmt.Fprintf(&b, "  - host: %s  # was line %d\n", e.Host, e.Line)
+			fmt.Fprintf(&b, "  - host: %s  # was line %d\n", plain(e.Host), e.Line)
 			paths = widen(e.Paths, paths, s.anyPath)
 			methods = widen(e.Methods, methods, s.anyMethod)
 		} else {
-			fmt.Fprintf(&b, "  - host: %s\n", h)
+			fmt.Fprintf(&b, "  - host: %s\n", plain(h))
 			if s.anyPath {
 				paths = nil
 			}
@@ -136,7 +137,7 @@ func suggestRoutes(rs *routes.Routes, reqs []egress.AccessRequest) string {
 			fmt.Fprintf(&b, "    paths: [%s]\n", quoteAll(paths))
 		}
 		if len(methods) > 0 {
-			fmt.Fprintf(&b, "    methods: [%s]\n", strings.Join(methods, ", "))
+			fmt.Fprintf(&b, "    methods: [%s]\n", plain(strings.Join(methods, ", ")))
 		}
 	}
 	return b.String()
@@ -160,7 +161,7 @@ func widen(have, more []string, any bool) []string {
 func quoteAll(xs []string) string {
 	q := make([]string, len(xs))
 	for i, x := range xs {
-		q[i] = fmt.Sprintf("%q", x)
+		q[i] = strconv.QuoteToASCII(x)
 	}
 	return strings.Join(q, ", ")
 }

@@ -37,7 +37,11 @@ func GrantKey(r *routes.Route) string {
 	if !r.Expires.IsZero() {
 		exp = r.Expires.UTC().Format(time.RFC3339)
 	}
-	return r.Host + " " + exp + " " + strconv.Itoa(r.Uses)
+	k := r.Host + " " + exp + " " + strconv.Itoa(r.Uses)
+	if r.Grant != "" {
+		k += " " + r.Grant // a fresh approval, a fresh count
+	}
+	return k
 }
 
 // useCounts are the requests counted against routes with uses:.

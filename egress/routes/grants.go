@@ -2,6 +2,7 @@ package routes
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -36,4 +37,21 @@ func (p *routesParser) uses(n *yaml.Node) int {
 		return 0
 	}
 	return u
+}
+
+// grant parses a route's grant: the id of the approval that wrote it
+// (letters, digits, "-", "_", ".", at most 64 bytes).
+func (p *routesParser) grant(n *yaml.Node) string {
+	s, ok := p.scalar(n, "grant")
+	if !ok {
+		return ""
+	}
+	bad := strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
+	})
+	if s == "" || len(s) > 64 || bad >= 0 {
+		p.errorf(n.Line, "grant", "%q is not a grant id (letters, digits, -, _ and ., at most 64 bytes; bottle approve writes the request's id)", s)
+		return ""
+	}
+	return s
 }

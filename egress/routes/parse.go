@@ -189,8 +189,10 @@ func (p *routesParser) route(n *yaml.Node) (Route, bool) {
 			r.Expires = p.expires(v)
 		case "uses":
 			r.Uses = p.uses(v)
+		case "grant":
+			r.Grant = p.grant(v)
 		default:
-			p.errorf(k.Line, k.Value, "unknown key (a route has host, paths, methods, inject, private, ports, expires, uses)")
+			p.errorf(k.Line, k.Value, "unknown key (a route has host, paths, methods, inject, private, ports, expires, uses, grant)")
 		}
 	}
 	if !hostSeen {

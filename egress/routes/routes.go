@@ -62,7 +62,11 @@ type Route struct {
 	// the egress counts them and keeps the count across reloads and
 	// restarts (egress/grants.go).
 	Uses int
-	Line int // line of the route in the file, for messages and logs
+	// Grant names the approval that wrote the route (bottle approve puts
+	// the request's id there): it keys the use count, so a re-approval
+	// with the same uses: starts a fresh count.
+	Grant string
+	Line  int // line of the route in the file, for messages and logs
 }
 
 // Inject replaces one request header with a secret from the sidecar's

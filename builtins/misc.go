@@ -19,12 +19,15 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 
+	"github.com/bottle-sh/bottle/internal/agentseccomp"
 	"github.com/bottle-sh/bottle/internal/editdist"
 )
 
 func miscBuiltins() []Builtin {
 	out := []Builtin{
 		def("edit", `edit(text, suffix=".yaml") -> text`, "open text in $VISUAL/$EDITOR on the terminal; returns the edited text; fails without a terminal", effect, edit),
+		def("agent_seccomp", "agent_seccomp() -> text",
+			"the agent's seccomp profile (JSON): Docker's default that refuses setuid/setgid file modes with EPERM", pure, agentSeccomp),
 		def("getenv", "getenv(name, default=None) -> text", "an environment variable, or default when unset", pure, getenv),
 		def("log", "log(*values) -> None", "print values, space-separated, to the run's output", pure, logValues),
 		def("on_failure", "on_failure(fn) -> None", "call fn() if the run fails, in reverse order with the other undo steps", effect, onFailure),
@@ -251,4 +254,15 @@ func closest(_ *starlark.Thread, _ *Env, name string, args starlark.Tuple, kwarg
 		return starlark.String(best), nil
 	}
 	return starlark.None, nil
+}
+
+func agentSeccomp(_ *starlark.Thread, _ *Env, name string, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	if err := starlark.UnpackArgs(name, args, kwargs); err != nil {
+		return nil, err
+	}
+	data, err := agentseccomp.Profile()
+	if err != nil {
+		return nil, err
+	}
+	return starlark.String(data), nil
 }

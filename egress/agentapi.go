@@ -34,9 +34,19 @@ const (
 	AgentHost        = "bottle.internal"
 	maxAgentBody     = 64 << 10
 	maxAgentResponse = 1 << 20
+	maxAgentDrain    = 1 << 20 // what refuseBody reads of an oversized body, at most
 	maxWait          = 60 * time.Second
 	maxRuleItems     = 10
 )
+
+// refuseBody answers an oversized body with a 413, then reads and discards
+// up to maxAgentDrain more of it before the connection closes: closing with
+// unread bytes makes the kernel reset the connection, and the client would
+// see "connection reset" instead of the answer.
+func (s *session) refuseBody(req *http.Request) {
+	s.refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("the agent API takes bodies of at most %d bytes", maxAgentBody), false)
+	io.Copy(io.Discard, io.LimitReader(req.Body, maxAgentDrain))
+}
 
 // serveAgent answers one request for AgentHost and reports whether the
 // connection may serve another.
@@ -44,12 +54,12 @@ func (s *session) serveAgent(req *http.Request, keep bool) bool {
 	p, bw, e := s.p, s.bw, &s.ent
 	e.Decision, e.Mode = "local", "http"
 	if req.ContentLength > maxAgentBody {
-		s.refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("the agent API takes bodies of at most %d bytes", maxAgentBody), false)
+		s.refuseBody(req)
 		return false
 	}
 	body, err := io.ReadAll(io.LimitReader(req.Body, maxAgentBody+1))
 	if err != nil || len(body) > maxAgentBody {
-		s.refuse(http.StatusRequestEntityTooLarge, fmt.Sprintf("the agent API takes bodies of at most %d bytes", maxAgentBody), false)
+		s.refuseBody(req)
 		return false
 	}
 	ctx, cancel := context.WithTimeout(p.ctx, maxWait+5*time.Second)

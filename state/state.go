@@ -53,6 +53,9 @@ type Metadata struct {
 	// it (null for one it did not), so the next start can tell live changes.
 	Rendered      map[string]*string `json:"rendered"`
 	PipelockReady string             `json:"pipelock_ready"` // the log line that says pipelock is up
+	// PipelockReload is the manifest's pipelock.reload (auto, signal or
+	// restart): how allowlist_apply applies a change.
+	PipelockReload string `json:"pipelock_reload"`
 }
 
 // Network is one of a bottle's networks.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -24,13 +26,20 @@ func TestMain(m *testing.M) {
 }
 
 // buildStatic builds a static bottle once per run into the user cache (go's
-// build cache makes it a matter of seconds after the first time).
+// build cache makes it a matter of seconds after the first time). Each
+// checkout has its own directory there, so test runs of two checkouts at
+// once do not package each other's binary.
 func buildStatic() (string, error) {
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		cache = os.TempDir()
 	}
-	out := filepath.Join(cache, "bottle-test", "bottle")
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	checkout := sha256.Sum256([]byte(wd))
+	out := filepath.Join(cache, "bottle-test", hex.EncodeToString(checkout[:6]), "bottle")
 	cmd := exec.Command("go", "build", "-o", out, ".")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {

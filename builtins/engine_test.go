@@ -51,7 +51,7 @@ func TestNetworkCreate(t *testing.T) {
 	if s.network.Labels[engine.InstanceLabel] != "bottle-x-int" {
 		t.Errorf("labels = %v, want the instance label defaulted to the name", s.network.Labels)
 	}
-	want := `struct(gateway = "10.213.1.1", id = "dry-run-network-1", internal = True, labels = {"dev.bottle.instance": "bottle-x-int"}, name = "bottle-x-int", subnet = "10.213.1.0/24")`
+	want := `struct(gateway = "10.213.0.17", id = "dry-run-network-1", internal = True, labels = {"dev.bottle.instance": "bottle-x-int"}, name = "bottle-x-int", subnet = "10.213.0.16/28")`
 	if v.String() != want {
 		t.Errorf("got  %s\nwant %s", v, want)
 	}

@@ -56,7 +56,7 @@ var ErrNoDaemon = errors.New("no Docker daemon")
 type NetworkSpec struct {
 	Name     string
 	Internal bool              // no route to the outside world, and no address of the host on it
-	Subnet   string            // CIDR; "" picks a free /24 from $BOTTLE_SUBNET_POOL (default 10.213.0.0/16)
+	Subnet   string            // CIDR; "" picks a free /28 from $BOTTLE_SUBNET_POOL (default 10.213.0.0/16)
 	Labels   map[string]string // InstanceLabel is expected among them
 }
 

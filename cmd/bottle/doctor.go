@@ -141,10 +141,10 @@ func checkDaemon(ctx context.Context) []finding {
 func checkPool(ctx context.Context, e *docker.Engine) finding {
 	pool, free, err := e.SubnetRoom(ctx)
 	if err != nil {
-		return finding{Check: "subnets", Status: statusFail, Detail: err.Error(), Fix: "set BOTTLE_SUBNET_POOL to a private IPv4 range of /24 or larger, like " + docker.DefaultSubnetPool}
+		return finding{Check: "subnets", Status: statusFail, Detail: err.Error(), Fix: fmt.Sprintf("set BOTTLE_SUBNET_POOL to a private IPv4 range of /%d or larger, like %s", docker.SubnetBits, docker.DefaultSubnetPool)}
 	}
-	room := free / 2 // a bottle takes two /24s: its internal and external networks
-	f := finding{Check: "subnets", Status: statusOK, Detail: fmt.Sprintf("room for %d more bottle(s): %d free /24(s) in %s, two per bottle", room, free, pool)}
+	room := free / 2 // a bottle takes two: its internal and external networks
+	f := finding{Check: "subnets", Status: statusOK, Detail: fmt.Sprintf("room for %d more bottle(s): %d free /%d(s) in %s, two per bottle", room, free, docker.SubnetBits, pool)}
 	switch {
 	case room == 0:
 		f.Status = statusFail

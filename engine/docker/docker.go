@@ -5,7 +5,7 @@
 //
 // What each method does, beyond the interface's one-line contract:
 //
-//   - NetworkCreate picks a free /24 from a pool ($BOTTLE_SUBNET_POOL, default
+//   - NetworkCreate picks a free /28 from a pool ($BOTTLE_SUBNET_POOL, default
 //     10.213.0.0/16) when the spec has no subnet, so a host is not capped by
 //     the daemon's ~30 default address pools; it refuses a name in use itself,
 //     because daemons before API 1.44 accept duplicate network names.

@@ -38,8 +38,9 @@ func (e *Engine) Daemon(ctx context.Context) (Daemon, error) {
 	return d, nil
 }
 
-// SubnetRoom is how many /24s of the subnet pool ($BOTTLE_SUBNET_POOL, else
-// DefaultSubnetPool) no network on the daemon overlaps. A bottle takes two.
+// SubnetRoom is how many /SubnetBits subnets of the pool
+// ($BOTTLE_SUBNET_POOL, else DefaultSubnetPool) no network on the daemon
+// overlaps. A bottle takes two.
 func (e *Engine) SubnetRoom(ctx context.Context) (pool netip.Prefix, free int, err error) {
 	if pool, err = subnetPool(); err != nil {
 		return pool, 0, err
@@ -47,17 +48,9 @@ func (e *Engine) SubnetRoom(ctx context.Context) (pool netip.Prefix, free int, e
 	if err := e.ready(ctx); err != nil {
 		return pool, 0, err
 	}
-	existing, err := e.api.NetworkList(ctx, client.NetworkListOptions{})
+	used, err := e.usedSubnets(ctx)
 	if err != nil {
 		return pool, 0, fmt.Errorf("docker: list networks: %w", err)
-	}
-	var used []netip.Prefix
-	for _, n := range existing.Items {
-		for _, c := range n.IPAM.Config {
-			if c.Subnet.IsValid() {
-				used = append(used, c.Subnet)
-			}
-		}
 	}
 	for range freeSubnets(pool, used) {
 		free++

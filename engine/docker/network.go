@@ -3,6 +3,7 @@ package docker
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"net/netip"
 	"os"
 	"slices"
@@ -14,33 +15,37 @@ import (
 	"github.com/bottle-sh/bottle/engine"
 )
 
-// DefaultSubnetPool is where NetworkCreate finds /24s for networks given no
-// subnet; $BOTTLE_SUBNET_POOL overrides it.
+// DefaultSubnetPool is where NetworkCreate finds a /28 for a network given
+// no subnet; $BOTTLE_SUBNET_POOL overrides it.
 const DefaultSubnetPool = "10.213.0.0/16"
 
-// NetworkCreate creates a bridge network (internal when asked). With no subnet
-// it takes the first /24 of the pool that no existing network overlaps, and
-// moves on to the next one when the daemon still reports an overlap.
+// SubnetBits is the size of the subnets NetworkCreate takes from the pool:
+// a /28 holds 13 containers beside its gateway, and a bottle's networks
+// hold two to four, so a /16 pool holds 4096 networks (2048 bottles).
+const SubnetBits = 28
+
+// probes is how many subnets NetworkCreate tries, from the one its name
+// hashes to, before it lists every network to find a free one.
+const probes = 8
+
+// NetworkCreate creates a bridge network (internal when asked). With no
+// subnet it takes a /28 of the pool: it tries the one the network's name
+// hashes to and the next few, leaving it to the daemon to refuse one that
+// overlaps a network, so a start lists no networks however many there are;
+// only when those are all taken does it list the networks and take the
+// first free /28.
 func (e *Engine) NetworkCreate(ctx context.Context, spec engine.NetworkSpec) (engine.Network, error) {
 	if err := e.ready(ctx); err != nil {
 		return engine.Network{}, err
 	}
 	const step = "network_create"
-	existing, err := e.api.NetworkList(ctx, client.NetworkListOptions{})
+	same, err := e.networksNamed(ctx, spec.Name)
 	if err != nil {
 		return engine.Network{}, fail(step, spec.Name, err)
 	}
-	var used []netip.Prefix
-	for _, n := range existing.Items {
-		if n.Name == spec.Name {
-			return engine.Network{}, fmt.Errorf("%s %s: a network with this name already exists (id %.12s); "+
-				"remove it (network_remove or `docker network rm %s`) or choose another name", step, spec.Name, n.ID, spec.Name)
-		}
-		for _, c := range n.IPAM.Config {
-			if c.Subnet.IsValid() {
-				used = append(used, c.Subnet)
-			}
-		}
+	if len(same) > 0 {
+		return engine.Network{}, fmt.Errorf("%s %s: a network with this name already exists (id %.12s); "+
+			"remove it (network_remove or `docker network rm %s`) or choose another name", step, spec.Name, same[0].ID, spec.Name)
 	}
 
 	if spec.Subnet != "" {
@@ -59,23 +64,75 @@ func (e *Engine) NetworkCreate(ctx context.Context, spec engine.NetworkSpec) (en
 	if err != nil {
 		return engine.Network{}, fmt.Errorf("%s %s: %v", step, spec.Name, err)
 	}
-	var lastErr error
-	for p := range freeSubnets(pool, used) {
+	try := func(p netip.Prefix) (engine.Network, bool, error) {
 		id, err := e.createNetwork(ctx, spec, p)
 		if err == nil {
-			return e.claimName(ctx, step, spec.Name, id)
+			n, err := e.claimName(ctx, step, spec.Name, id)
+			return n, true, err
 		}
 		if !isOverlap(err) {
-			return engine.Network{}, fail(step, spec.Name, err)
+			return engine.Network{}, true, fail(step, spec.Name, err)
 		}
-		lastErr = err // a network made since we listed took it: try the next
+		return engine.Network{}, false, nil // taken: try the next
 	}
-	if lastErr != nil {
-		return engine.Network{}, fmt.Errorf("%s %s: no free /24 left in %s (last try: %v); "+
-			"remove unused networks or set BOTTLE_SUBNET_POOL to a larger private range", step, spec.Name, pool, trimAPIError(lastErr))
+	for p := range probeSubnets(pool, spec.Name, probes) {
+		if n, done, err := try(p); done {
+			return n, err
+		}
 	}
-	return engine.Network{}, fmt.Errorf("%s %s: every /24 in %s overlaps an existing network; "+
-		"remove unused networks or set BOTTLE_SUBNET_POOL to another private range", step, spec.Name, pool)
+	// The pool is crowded where this name hashes: find a free /28 from a
+	// list of every network, retrying past one made since the list.
+	used, err := e.usedSubnets(ctx)
+	if err != nil {
+		return engine.Network{}, fail(step, spec.Name, err)
+	}
+	found := false
+	for p := range freeSubnets(pool, used) {
+		found = true
+		if n, done, err := try(p); done {
+			return n, err
+		}
+	}
+	if found {
+		return engine.Network{}, fmt.Errorf("%s %s: no free /%d left in %s (the daemon refused each as overlapping); "+
+			"remove unused networks or set BOTTLE_SUBNET_POOL to a larger private range", step, spec.Name, SubnetBits, pool)
+	}
+	return engine.Network{}, fmt.Errorf("%s %s: every /%d in %s overlaps an existing network; "+
+		"remove unused networks or set BOTTLE_SUBNET_POOL to another private range", step, spec.Name, SubnetBits, pool)
+}
+
+// networksNamed lists the networks named exactly name. The daemon's name
+// filter matches more than the exact name (a substring, on 20.10), never
+// less.
+func (e *Engine) networksNamed(ctx context.Context, name string) ([]network.Summary, error) {
+	res, err := e.api.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("name", name)})
+	if err != nil {
+		return nil, err
+	}
+	var out []network.Summary
+	for _, n := range res.Items {
+		if n.Name == name {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// usedSubnets lists every network's subnets.
+func (e *Engine) usedSubnets(ctx context.Context) ([]netip.Prefix, error) {
+	res, err := e.api.NetworkList(ctx, client.NetworkListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	var used []netip.Prefix
+	for _, n := range res.Items {
+		for _, c := range n.IPAM.Config {
+			if c.Subnet.IsValid() {
+				used = append(used, c.Subnet)
+			}
+		}
+	}
+	return used, nil
 }
 
 // inhibitIPv4 is the bridge driver option that leaves the bridge without an
@@ -135,18 +192,18 @@ func toNetwork(n network.Network) engine.Network {
 // other run removes its own and fails naming the winner. Every run that
 // lost sees the winner, which existed before it listed.
 func (e *Engine) claimName(ctx context.Context, step, name, id string) (engine.Network, error) {
-	res, err := e.api.NetworkList(ctx, client.NetworkListOptions{})
+	same, err := e.networksNamed(ctx, name)
 	if err != nil {
 		return engine.Network{}, fail(step, name, fmt.Errorf("list after create: %w", err))
 	}
 	var ours *network.Summary
-	for i, n := range res.Items {
+	for i, n := range same {
 		if n.ID == id {
-			ours = &res.Items[i]
+			ours = &same[i]
 		}
 	}
-	for _, n := range res.Items {
-		if n.Name != name || n.ID == id || ours == nil {
+	for _, n := range same {
+		if n.ID == id || ours == nil {
 			continue
 		}
 		older := n.Created.Before(ours.Created) || (n.Created.Equal(ours.Created) && n.ID < id)
@@ -183,22 +240,12 @@ func (e *Engine) NetworkRemove(ctx context.Context, ref string) (bool, error) {
 		return false, err
 	}
 	const step = "network_remove"
-	res, err := e.api.NetworkList(ctx, client.NetworkListOptions{})
+	matches, err := e.networksByID(ctx, ref)
+	if err == nil && len(matches) == 0 {
+		matches, err = e.networksNamed(ctx, ref)
+	}
 	if err != nil {
 		return false, fail(step, ref, err)
-	}
-	var byID, byName []network.Summary
-	for _, n := range res.Items {
-		switch {
-		case n.ID == ref || (len(ref) >= 12 && strings.HasPrefix(n.ID, ref)):
-			byID = append(byID, n)
-		case n.Name == ref:
-			byName = append(byName, n)
-		}
-	}
-	matches := byID
-	if len(matches) == 0 {
-		matches = byName
 	}
 	switch len(matches) {
 	case 0:
@@ -224,6 +271,25 @@ func (e *Engine) NetworkRemove(ctx context.Context, ref string) (bool, error) {
 		return false, fail(step, name, err)
 	}
 	return true, nil
+}
+
+// networksByID lists the networks whose id is ref or starts with it (12
+// characters or more). The daemon's id filter matches more, never less.
+func (e *Engine) networksByID(ctx context.Context, ref string) ([]network.Summary, error) {
+	if len(ref) < 12 {
+		return nil, nil
+	}
+	res, err := e.api.NetworkList(ctx, client.NetworkListOptions{Filters: make(client.Filters).Add("id", ref)})
+	if err != nil {
+		return nil, err
+	}
+	var out []network.Summary
+	for _, n := range res.Items {
+		if strings.HasPrefix(n.ID, ref) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
 
 // attached names the containers on network id (sorted); nil when it cannot
@@ -267,23 +333,45 @@ func subnetPool() (netip.Prefix, error) {
 		s = v
 	}
 	p, err := netip.ParsePrefix(s)
-	if err != nil || !p.Addr().Is4() || p.Bits() > 24 {
-		return netip.Prefix{}, fmt.Errorf("BOTTLE_SUBNET_POOL=%q must be an IPv4 CIDR of /24 or larger, like %s", s, DefaultSubnetPool)
+	if err != nil || !p.Addr().Is4() || p.Bits() > SubnetBits {
+		return netip.Prefix{}, fmt.Errorf("BOTTLE_SUBNET_POOL=%q must be an IPv4 CIDR of /%d or larger, like %s", s, SubnetBits, DefaultSubnetPool)
 	}
 	return p.Masked(), nil
 }
 
-// freeSubnets yields the /24s of pool that overlap none of used, in order.
+// subnetCount is how many /SubnetBits the pool holds.
+func subnetCount(pool netip.Prefix) int { return 1 << (SubnetBits - pool.Bits()) }
+
+// subnetAt is the i-th /SubnetBits of pool.
+func subnetAt(pool netip.Prefix, i int) netip.Prefix {
+	a := pool.Addr().As4()
+	v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8 | uint32(a[3])
+	v += uint32(i) << (32 - SubnetBits)
+	return netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}), SubnetBits)
+}
+
+// probeSubnets yields n subnets of pool (fewer when it holds fewer): the one
+// name hashes to, then the ones after it, wrapping round. Names spread
+// evenly, so with the pool a tenth full the first is free nine times in ten.
+func probeSubnets(pool netip.Prefix, name string, n int) func(yield func(netip.Prefix) bool) {
+	return func(yield func(netip.Prefix) bool) {
+		h := fnv.New32a()
+		h.Write([]byte(name))
+		count := subnetCount(pool)
+		start := int(h.Sum32() % uint32(count))
+		for i := range min(n, count) {
+			if !yield(subnetAt(pool, (start+i)%count)) {
+				return
+			}
+		}
+	}
+}
+
+// freeSubnets yields the subnets of pool that overlap none of used, in order.
 func freeSubnets(pool netip.Prefix, used []netip.Prefix) func(yield func(netip.Prefix) bool) {
 	return func(yield func(netip.Prefix) bool) {
-		base := pool.Addr().As4()
-		n := 1 << (24 - pool.Bits())
-		for i := range n {
-			a := base
-			v := uint32(a[0])<<24 | uint32(a[1])<<16 | uint32(a[2])<<8
-			v += uint32(i) << 8
-			a = [4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), 0}
-			p := netip.PrefixFrom(netip.AddrFrom4(a), 24)
+		for i := range subnetCount(pool) {
+			p := subnetAt(pool, i)
 			free := true
 			for _, u := range used {
 				if u.Overlaps(p) {

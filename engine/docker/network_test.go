@@ -4,10 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httputil"
 	"net/netip"
 	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/moby/moby/client"
@@ -32,8 +37,8 @@ func TestNetworks(t *testing.T) {
 		}
 		t.Cleanup(func() { e.NetworkRemove(ctx, name) })
 		sub, err := netip.ParsePrefix(n.Subnet)
-		if err != nil || sub.Bits() != 24 || !pool.Overlaps(sub) {
-			t.Errorf("%s: subnet %q, want a /24 in %s", name, n.Subnet, pool)
+		if err != nil || sub.Bits() != SubnetBits || !pool.Overlaps(sub) {
+			t.Errorf("%s: subnet %q, want a /%d in %s", name, n.Subnet, SubnetBits, pool)
 		}
 		gw, err := netip.ParseAddr(n.Gateway)
 		if err != nil || !sub.Contains(gw) {
@@ -108,18 +113,68 @@ func TestNetworks(t *testing.T) {
 }
 
 func TestFreeSubnets(t *testing.T) {
-	pool := netip.MustParsePrefix("10.213.0.0/22")
-	used := []netip.Prefix{netip.MustParsePrefix("10.213.0.0/24"), netip.MustParsePrefix("10.213.2.0/23")}
+	pool := netip.MustParsePrefix("10.213.0.0/26")
+	used := []netip.Prefix{netip.MustParsePrefix("10.213.0.0/28"), netip.MustParsePrefix("10.213.0.32/27")}
 	var got []string
 	for p := range freeSubnets(pool, used) {
 		got = append(got, p.String())
 	}
-	if strings.Join(got, " ") != "10.213.1.0/24" {
+	if strings.Join(got, " ") != "10.213.0.16/28" {
 		t.Errorf("free = %v", got)
 	}
-	t.Setenv("BOTTLE_SUBNET_POOL", "10.0.0.0/25")
-	if _, err := subnetPool(); err == nil {
-		t.Error("a /25 pool was accepted")
+	t.Setenv("BOTTLE_SUBNET_POOL", "10.0.0.0/29")
+	if _, err := subnetPool(); err == nil || !strings.Contains(err.Error(), "/28 or larger") {
+		t.Errorf("a /29 pool: err = %v", err)
+	}
+}
+
+// The probes start where the name hashes, stay in the pool, wrap round,
+// and spread names over it: 200 bottles' names land on about as many
+// subnets as 400 random draws from 4096 would.
+func TestProbeSubnets(t *testing.T) {
+	pool := netip.MustParsePrefix(DefaultSubnetPool)
+	var first []netip.Prefix
+	for p := range probeSubnets(pool, "bottle-x-int", 3) {
+		if !pool.Contains(p.Addr()) || p.Bits() != SubnetBits || p != p.Masked() {
+			t.Errorf("probe %s: not a /%d of %s", p, SubnetBits, pool)
+		}
+		first = append(first, p)
+	}
+	if len(first) != 3 {
+		t.Fatalf("probes = %v, want three", first)
+	}
+	for i := 1; i < 3; i++ {
+		a := first[i-1].Addr()
+		for range 16 { // the /28 after it, or the pool's first
+			a = a.Next()
+		}
+		next := netip.PrefixFrom(a, SubnetBits)
+		if !pool.Contains(a) {
+			next = subnetAt(pool, 0)
+		}
+		if first[i] != next {
+			t.Errorf("probes = %v, want consecutive /28s", first)
+		}
+	}
+	small := netip.MustParsePrefix("10.213.0.0/27") // two /28s
+	var all []string
+	for p := range probeSubnets(small, "x", 8) {
+		all = append(all, p.String())
+	}
+	slices.Sort(all)
+	if strings.Join(all, " ") != "10.213.0.0/28 10.213.0.16/28" {
+		t.Errorf("probes of a two-subnet pool = %v, want each once", all)
+	}
+	hit := map[netip.Prefix]bool{}
+	for i := range 200 {
+		for _, side := range []string{"int", "ext"} {
+			for p := range probeSubnets(pool, fmt.Sprintf("bottle-agent%d-%s", i, side), 1) {
+				hit[p] = true
+			}
+		}
+	}
+	if len(hit) < 370 { // 400 draws from 4096: ~381 distinct
+		t.Errorf("400 network names hash to %d distinct subnets; want them spread", len(hit))
 	}
 }
 
@@ -284,4 +339,89 @@ func hostHasAddrIn(t *testing.T, p netip.Prefix) bool {
 		}
 	}
 	return false
+}
+
+// Making and removing a network asks the daemon a fixed few questions, none
+// of them a list of every network: the calls of a start do not grow with
+// the bottles on the daemon. A proxy on a socket of the test's counts them.
+func TestNetworkCallsDoNotGrow(t *testing.T) {
+	e := needDocker(t)
+	ctx := ctxT(t)
+	sock, ok := strings.CutPrefix(e.api.DaemonHost(), "unix://")
+	if !ok {
+		t.Skipf("the daemon is at %s, not a unix socket", e.api.DaemonHost())
+	}
+	calls := countingProxy(t, sock)
+	counted, err := New(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer counted.Close()
+	calls()
+
+	name := testRun + "-net-count"
+	n, err := counted.NetworkCreate(ctx, engine.NetworkSpec{Name: name, Internal: true, Labels: testLabels()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.NetworkRemove(context.Background(), n.ID) })
+	create := calls()
+	if ok, err := counted.NetworkRemove(ctx, n.ID); !ok || err != nil {
+		t.Fatalf("NetworkRemove = %v, %v", ok, err)
+	}
+	remove := calls()
+	for _, c := range append(create, remove...) {
+		if c == "GET /networks" {
+			t.Errorf("a list of every network: %q among %q and %q", c, create, remove)
+		}
+	}
+	// list by name, create, list by name, inspect (one more create per
+	// subnet another network took); list by id, remove.
+	if len(create) > 6 || len(remove) > 2 {
+		t.Errorf("create made %d calls %q, remove %d %q; want at most 6 and 2", len(create), create, len(remove), remove)
+	}
+}
+
+// countingProxy serves the daemon at sock on a socket of its own, names
+// that socket in DOCKER_HOST for the test, and returns a function that
+// says which calls came ("GET /networks?filters" for one with filters)
+// since it was last called.
+func countingProxy(t *testing.T, sock string) func() []string {
+	dir, err := os.MkdirTemp("", "scale")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	l, err := net.Listen("unix", filepath.Join(dir, "d.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var seen []string
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.Out.URL.Scheme, r.Out.URL.Host = "http", "docker"
+			call := r.In.Method + " " + regexp.MustCompile(`^/v[0-9.]+`).ReplaceAllString(r.In.URL.Path, "")
+			if r.In.URL.Query().Has("filters") {
+				call += "?filters"
+			}
+			mu.Lock()
+			seen = append(seen, call)
+			mu.Unlock()
+		},
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		}},
+	}
+	srv := &http.Server{Handler: proxy}
+	go srv.Serve(l)
+	t.Cleanup(func() { srv.Close() })
+	t.Setenv("DOCKER_HOST", "unix://"+l.Addr().String())
+	return func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		out := seen
+		seen = nil
+		return out
+	}
 }

@@ -3,8 +3,9 @@
 // plausible values, so a whole recipe runs to the end under --dry-run without
 // touching a container engine.
 //
-// The values are chosen to let recipes go on: a network gets a subnet
-// 10.213.N.0/24 with gateway 10.213.N.1 (N counts networks from 1), compose_up
+// The values are chosen to let recipes go on: the Nth network (from 1) gets
+// the Nth /28 of 10.213.0.0/16 (10.213.0.16/28, 10.213.0.32/28, ...) with
+// its first address as the gateway, compose_up
 // returns <project>-<service>-1 for every service in its YAML, inspect reports
 // a running container, exec exits 0, wait_log returns a line, and there are
 // no bind mounts, containers or networks to list; the daemon offers the
@@ -16,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
@@ -72,10 +74,10 @@ func (r *Recorder) NetworkCreate(ctx context.Context, spec engine.NetworkSpec) (
 	r.mu.Unlock()
 	subnet, gateway := spec.Subnet, ""
 	if subnet == "" {
-		subnet = fmt.Sprintf("10.213.%d.0/24", n%256)
-		gateway = fmt.Sprintf("10.213.%d.1", n%256)
-	} else if i := strings.LastIndex(subnet, ".0/"); i >= 0 {
-		gateway = subnet[:i] + ".1"
+		subnet = netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 213, byte(n % 4096 >> 4), byte(n % 16 << 4)}), 28).String()
+	}
+	if p, err := netip.ParsePrefix(subnet); err == nil {
+		gateway = p.Masked().Addr().Next().String()
 	}
 	kind := "network"
 	if spec.Internal {

@@ -21,17 +21,23 @@ func TestNetworkGetsSubnetAndGateway(t *testing.T) {
 		t.Fatal(err)
 	}
 	n2, _ := r.NetworkCreate(ctx, engine.NetworkSpec{Name: "bottle-x-ext"})
-	if n1.Subnet != "10.213.1.0/24" || n1.Gateway != "10.213.1.1" || !n1.Internal {
-		t.Errorf("first network = %+v, want 10.213.1.0/24 gateway .1 internal", n1)
+	if n1.Subnet != "10.213.0.16/28" || n1.Gateway != "10.213.0.17" || !n1.Internal {
+		t.Errorf("first network = %+v, want 10.213.0.16/28 gateway .17 internal", n1)
 	}
-	if n2.Subnet != "10.213.2.0/24" || n2.Gateway != "10.213.2.1" {
-		t.Errorf("second network = %+v, want 10.213.2.0/24", n2)
+	if n2.Subnet != "10.213.0.32/28" || n2.Gateway != "10.213.0.33" {
+		t.Errorf("second network = %+v, want 10.213.0.32/28", n2)
 	}
 	n3, _ := r.NetworkCreate(ctx, engine.NetworkSpec{Name: "given", Subnet: "172.30.5.0/24"})
 	if n3.Subnet != "172.30.5.0/24" || n3.Gateway != "172.30.5.1" {
 		t.Errorf("given subnet = %+v", n3)
 	}
-	want := "dry-run: create internal network bottle-x-int subnet 10.213.1.0/24 labels dev.bottle.instance=x\n"
+	for range 14 {
+		r.NetworkCreate(ctx, engine.NetworkSpec{Name: "more"})
+	}
+	if n, _ := r.NetworkCreate(ctx, engine.NetworkSpec{Name: "eighteenth"}); n.Subnet != "10.213.1.32/28" || n.Gateway != "10.213.1.33" {
+		t.Errorf("eighteenth network = %+v, want 10.213.1.32/28", n)
+	}
+	want := "dry-run: create internal network bottle-x-int subnet 10.213.0.16/28 labels dev.bottle.instance=x\n"
 	if !strings.HasPrefix(out.String(), want) {
 		t.Errorf("output starts %q, want %q", out.String(), want)
 	}

@@ -1,0 +1,269 @@
+// Package gitserver is a small SSH git server: git-upload-pack and
+// git-receive-pack over SSH for the bare repositories under one directory,
+// for one authorised public key, served by go-git's server side so it needs
+// no git binary (it runs in an image FROM scratch). The git gate's tests and
+// test images use it as the upstream.
+//
+// It speaks git's protocol v0 only (go-git's server does not do v2, side-band
+// or multi_ack), which every git client and the gate fall back to. Haves the
+// repository does not hold are dropped before go-git sees them (go-git fails
+// on them; git's own upload-pack ignores them).
+package gitserver
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path"
+	"strings"
+	"sync"
+
+	gliderssh "github.com/gliderlabs/ssh"
+	"github.com/go-git/go-billy/v5/osfs"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/transport"
+	"github.com/go-git/go-git/v5/plumbing/transport/server"
+	gossh "golang.org/x/crypto/ssh"
+)
+
+// Server is a running SSH git server.
+type Server struct {
+	Addr    string          // host:port it listens on
+	HostKey gossh.PublicKey // its host key, for known_hosts
+	root    string
+	loader  server.Loader
+	ssh     *gliderssh.Server
+	ln      net.Listener
+	wg      sync.WaitGroup
+
+	mu       sync.Mutex
+	sessions int // commands served, for tests
+}
+
+// Config says what to serve and to whom.
+type Config struct {
+	Root       string          // directory holding the bare repositories
+	Authorized gossh.PublicKey // the one key allowed in
+	HostKey    gossh.Signer    // the server's own key
+	Listen     string          // "127.0.0.1:0" when empty
+}
+
+// Start listens and serves until Close.
+func Start(c Config) (*Server, error) {
+	if c.Authorized == nil || c.HostKey == nil || c.Root == "" {
+		return nil, errors.New("gitserver: Root, Authorized and HostKey are required")
+	}
+	listen := c.Listen
+	if listen == "" {
+		listen = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		Addr:    ln.Addr().String(),
+		HostKey: c.HostKey.PublicKey(),
+		root:    c.Root,
+		loader:  server.NewFilesystemLoader(osfs.New(c.Root)),
+		ln:      ln,
+	}
+	want := c.Authorized.Marshal()
+	s.ssh = &gliderssh.Server{
+		Handler: s.handle,
+		PublicKeyHandler: func(_ gliderssh.Context, key gliderssh.PublicKey) bool {
+			return string(key.Marshal()) == string(want)
+		},
+	}
+	s.ssh.AddHostKey(c.HostKey)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		_ = s.ssh.Serve(ln)
+	}()
+	return s, nil
+}
+
+// KnownHosts is the known_hosts line for the server.
+func (s *Server) KnownHosts() string {
+	host, port, _ := net.SplitHostPort(s.Addr)
+	return fmt.Sprintf("[%s]:%s %s", host, port, strings.TrimSpace(string(gossh.MarshalAuthorizedKey(s.HostKey))))
+}
+
+// Served is how many git commands the server has run.
+func (s *Server) Served() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions
+}
+
+// Close stops the server and waits for it.
+func (s *Server) Close() error {
+	err := s.ssh.Close()
+	s.wg.Wait()
+	return err
+}
+
+func (s *Server) handle(sess gliderssh.Session) {
+	err := s.serve(sess)
+	if err != nil {
+		fmt.Fprintf(sess.Stderr(), "gitserver: %v\n", err)
+		_ = sess.Exit(1)
+		return
+	}
+	_ = sess.Exit(0)
+}
+
+func (s *Server) serve(sess gliderssh.Session) error {
+	service, repo, err := parseCommand(sess.RawCommand())
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.sessions++
+	s.mu.Unlock()
+	ep, err := transport.NewEndpoint(repo)
+	if err != nil {
+		return err
+	}
+	srv := server.NewServer(s.loader)
+	ctx := sess.Context()
+	switch service {
+	case "git-upload-pack":
+		up, err := srv.NewUploadPackSession(ep, nil)
+		if err != nil {
+			return notFound(repo, err)
+		}
+		return s.uploadPack(ctx, up, sess, ep)
+	default:
+		rp, err := srv.NewReceivePackSession(ep, nil)
+		if err != nil {
+			return notFound(repo, err)
+		}
+		return receivePack(ctx, rp, sess)
+	}
+}
+
+func notFound(repo string, err error) error {
+	if errors.Is(err, transport.ErrRepositoryNotFound) {
+		return fmt.Errorf("repository %s not found", repo)
+	}
+	return err
+}
+
+// parseCommand reads "git-upload-pack '/a/b.git'" and returns the service
+// and a clean path under the root; "..", absolute escapes and other
+// commands are refused.
+func parseCommand(cmd string) (service, repo string, err error) {
+	service, arg, ok := strings.Cut(strings.TrimSpace(cmd), " ")
+	if !ok || service != "git-upload-pack" && service != "git-receive-pack" {
+		return "", "", fmt.Errorf("only git-upload-pack and git-receive-pack are served, not %q", cmd)
+	}
+	arg = strings.Trim(strings.TrimSpace(arg), "'\"")
+	clean := path.Clean("/" + arg)
+	if arg == "" || strings.Contains(arg, "..") || strings.ContainsAny(arg, "\x00\n\r") {
+		return "", "", fmt.Errorf("bad repository path %q", arg)
+	}
+	return service, clean, nil
+}
+
+func (s *Server) uploadPack(ctx context.Context, up transport.UploadPackSession, sess gliderssh.Session, ep *transport.Endpoint) error {
+	defer up.Close()
+	ar, err := up.AdvertisedReferencesContext(ctx)
+	if err != nil {
+		return err
+	}
+	if err := ar.Encode(sess); err != nil {
+		return err
+	}
+	req := packp.NewUploadPackRequest()
+	if err := req.Decode(sess); err != nil {
+		if errors.Is(err, io.EOF) || strings.Contains(err.Error(), "EOF") {
+			return nil // the client only listed the refs
+		}
+		return err
+	}
+	if err := s.dropUnknownHaves(ep, req); err != nil {
+		return err
+	}
+	resp, err := up.UploadPack(ctx, req)
+	if err != nil {
+		return err
+	}
+	defer resp.Close()
+	return resp.Encode(sess)
+}
+
+func (s *Server) dropUnknownHaves(ep *transport.Endpoint, req *packp.UploadPackRequest) error {
+	st, err := s.loader.Load(ep)
+	if err != nil {
+		return err
+	}
+	var known []plumbing.Hash
+	for _, h := range req.Haves {
+		if st.HasEncodedObject(h) == nil {
+			known = append(known, h)
+		}
+	}
+	req.Haves = known
+	return nil
+}
+
+func receivePack(ctx context.Context, rp transport.ReceivePackSession, sess gliderssh.Session) error {
+	defer rp.Close()
+	ar, err := rp.AdvertisedReferencesContext(ctx)
+	if err != nil {
+		return fmt.Errorf("advertise: %w", err)
+	}
+	if err := ar.Encode(sess); err != nil {
+		return fmt.Errorf("advertise encode: %w", err)
+	}
+	req := packp.NewReferenceUpdateRequest()
+	if err := req.Decode(sess); err != nil {
+		if errors.Is(err, io.EOF) || strings.Contains(err.Error(), "EOF") {
+			return nil
+		}
+		return err
+	}
+	if req.Packfile != nil {
+		// go-git's pack writer fails with EOF when it reads the pack
+		// straight from the SSH channel; it reads one from memory.
+		pack, err := io.ReadAll(req.Packfile)
+		if err != nil {
+			return err
+		}
+		req.Packfile = io.NopCloser(bytes.NewReader(pack))
+	}
+	rs, err := rp.ReceivePack(ctx, req)
+	if rs != nil {
+		if eerr := rs.Encode(sess); eerr != nil {
+			return eerr
+		}
+	}
+	return err
+}
+
+// GenerateKey makes an ed25519 key: its signer and its OpenSSH private key
+// file, as ssh-keygen writes it (for tests and test images).
+func GenerateKey() (gossh.Signer, []byte, error) {
+	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	signer, err := gossh.NewSignerFromKey(priv)
+	if err != nil {
+		return nil, nil, err
+	}
+	block, err := gossh.MarshalPrivateKey(priv, "")
+	if err != nil {
+		return nil, nil, err
+	}
+	return signer, pem.EncodeToMemory(block), nil
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -158,7 +159,6 @@ type logPrinter struct {
 	w    *bufio.Writer
 	json bool
 	f    logFilter
-	rest []byte // a line not yet ended (follow)
 }
 
 func (p *logPrinter) header() {
@@ -180,39 +180,53 @@ var (
 	rejectMark = []byte(`"decision":"reject"`)
 )
 
-// line prints one log line if it passes the filter. The cheap tests come
-// first: a byte search for --denied, the time's first 19 bytes for
-// --since; only lines that pass are decoded.
+// line prints one log line if it passes the filter.
 func (p *logPrinter) line(b []byte) {
-	if len(b) == 0 {
+	if !p.f.pass(b) {
 		return
-	}
-	if p.f.denied && !bytes.Contains(b, denyMark) && !bytes.Contains(b, rejectMark) {
-		return
-	}
-	if p.f.sinceKey != "" {
-		t := timeField(b)
-		if len(t) < 19 || string(t[:19]) < p.f.sinceKey {
-			return
-		}
-		if string(t[:19]) == p.f.sinceKey {
-			if pt, err := time.Parse(time.RFC3339Nano, string(t)); err == nil && pt.Before(p.f.since) {
-				return
-			}
-		}
 	}
 	if p.json {
 		p.w.Write(b)
 		p.w.WriteByte('\n')
 		return
 	}
-	var d decisionLine
-	if !parseFlat(b, &d) {
-		if json.Unmarshal(b, &d) != nil {
-			return // not a line of the egress's
+	if d, ok := parseDecision(b); ok {
+		p.row(&d)
+	}
+}
+
+// pass reports whether a log line passes the filter. The cheap tests
+// come first: a byte search for --denied, the time's first 19 bytes for
+// --since; only lines that pass are decoded.
+func (f logFilter) pass(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	if f.denied && !bytes.Contains(b, denyMark) && !bytes.Contains(b, rejectMark) {
+		return false
+	}
+	if f.sinceKey != "" {
+		t := timeField(b)
+		if len(t) < 19 || string(t[:19]) < f.sinceKey {
+			return false
+		}
+		if string(t[:19]) == f.sinceKey {
+			if pt, err := time.Parse(time.RFC3339Nano, string(t)); err == nil && pt.Before(f.since) {
+				return false
+			}
 		}
 	}
-	p.row(&d)
+	return true
+}
+
+// parseDecision decodes a decision-log line; false for a line that is not
+// the egress's.
+func parseDecision(b []byte) (decisionLine, bool) {
+	var d decisionLine
+	if parseFlat(b, &d) {
+		return d, true
+	}
+	return d, json.Unmarshal(b, &d) == nil
 }
 
 func (p *logPrinter) row(d *decisionLine) {
@@ -335,57 +349,66 @@ func (d *decisionLine) set(key, val []byte) bool {
 }
 
 // follow prints what the egress appends to the live file until SIGINT or
-// SIGTERM, reopening it when the egress rotates it (a new inode) or when
-// it appears.
+// SIGTERM.
 func (p *logPrinter) follow(fh *os.File, name string, stderr io.Writer) int {
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sig)
-	tick := time.NewTicker(200 * time.Millisecond)
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	followLines(ctx, fh, name, 200*time.Millisecond, func(lines [][]byte) {
+		for _, l := range lines {
+			p.line(l)
+		}
+		p.w.Flush()
+	})
+	return exitOK
+}
+
+// followLines reads what is appended to the file name from fh on (nil:
+// from the start of the file when it appears) and gives batch the whole
+// lines read, every interval until ctx ends (with none when nothing came).
+// It reopens the file when the egress rotates it (a new inode): what was
+// left of the old one is read first. fh is closed when it returns.
+func followLines(ctx context.Context, fh *os.File, name string, every time.Duration, batch func(lines [][]byte)) {
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	buf := make([]byte, 64<<10)
+	var rest []byte // a line not yet ended
 	for {
 		if fh == nil {
 			fh, _ = os.Open(name) // not there yet: the egress makes it on start
 		}
+		var lines [][]byte
+		rotated := false
 		if fh != nil {
 			for {
 				n, err := fh.Read(buf)
-				p.feed(buf[:n])
+				rest = append(rest, buf[:n]...)
 				if n == 0 || err != nil {
 					break
 				}
 			}
-			p.w.Flush()
+			if i := bytes.LastIndexByte(rest, '\n'); i >= 0 {
+				lines = bytes.Split(rest[:i], []byte{'\n'})
+				rest = rest[i+1:]
+			}
 			if st, err := os.Stat(name); err == nil {
 				if cur, err := fh.Stat(); err == nil && !os.SameFile(st, cur) {
 					fh.Close() // rotated: what was left of the old one is read
-					fh = nil
-					p.rest = p.rest[:0]
-					continue
+					fh, rotated = nil, true
 				}
 			}
 		}
+		batch(lines)
+		if rotated {
+			rest = nil
+			continue
+		}
 		select {
-		case <-sig:
+		case <-ctx.Done():
 			if fh != nil {
 				fh.Close()
 			}
-			return exitOK
+			return
 		case <-tick.C:
 		}
-	}
-}
-
-// feed prints the whole lines in b, keeping a partial last line for later.
-func (p *logPrinter) feed(b []byte) {
-	p.rest = append(p.rest, b...)
-	for {
-		i := bytes.IndexByte(p.rest, '\n')
-		if i < 0 {
-			return
-		}
-		p.line(p.rest[:i])
-		p.rest = p.rest[i+1:]
 	}
 }

@@ -72,29 +72,12 @@ Flags:
 		fmt.Fprintf(stderr, "bottle ls: %v\n", err)
 		return exitUsage
 	}
-	metas, err := state.List(root)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	entries, err := listBottles(ctx, root, time.Now())
 	if err != nil {
 		fmt.Fprintf(stderr, "bottle ls: %v\n", err)
 		return exitFailed
-	}
-
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	// One list for all bottles, grouped by slug, rather than a call per bottle.
-	bySlug := map[string][]engine.Container{}
-	var engErr error
-	if len(metas) > 0 {
-		var cs []engine.Container
-		cs, engErr = bottleContainers(ctx)
-		for _, c := range cs {
-			slug := c.Labels[engine.InstanceLabel]
-			bySlug[slug] = append(bySlug[slug], c)
-		}
-	}
-	now := time.Now()
-	entries := make([]lsEntry, 0, len(metas))
-	for _, m := range metas {
-		entries = append(entries, describe(bySlug[m.Slug], engErr, root, m, now))
 	}
 
 	if *asJSON {
@@ -119,6 +102,32 @@ Flags:
 	}
 	tw.Flush()
 	return exitOK
+}
+
+// listBottles is every bottle under root with its status as the engine
+// reports it now (bottle ls, and bottle ui's list). When the engine cannot
+// be asked, each status says why.
+func listBottles(ctx context.Context, root string, now time.Time) ([]lsEntry, error) {
+	metas, err := state.List(root)
+	if err != nil {
+		return nil, err
+	}
+	// One list for all bottles, grouped by slug, rather than a call per bottle.
+	bySlug := map[string][]engine.Container{}
+	var engErr error
+	if len(metas) > 0 {
+		var cs []engine.Container
+		cs, engErr = bottleContainers(ctx)
+		for _, c := range cs {
+			slug := c.Labels[engine.InstanceLabel]
+			bySlug[slug] = append(bySlug[slug], c)
+		}
+	}
+	entries := make([]lsEntry, 0, len(metas))
+	for _, m := range metas {
+		entries = append(entries, describe(bySlug[m.Slug], engErr, root, m, now))
+	}
+	return entries, nil
 }
 
 // bottleContainers lists every container that carries the instance label.

@@ -197,37 +197,60 @@ Flags:
 		fmt.Fprintf(stderr, "bottle approve: want one request ID\nusage: bottle %s\n", commands["approve"].usage)
 		return exitUsage
 	}
-	if *uses < 0 {
-		fmt.Fprintf(stderr, "bottle approve: --uses %d: a grant allows at least 1 request\n", *uses)
+	g := grant{For: *dur, Uses: *uses, Permanent: *permanent, Paths: *paths, Methods: *methods, Reason: *reason, Private: *private}
+	kv, err := g.recipeArgs()
+	if err != nil {
+		fmt.Fprintf(stderr, "bottle approve: %v\n", err)
 		return exitUsage
 	}
+	return runAnswer("approve", pos[0], *state, kv, stdout, stderr)
+}
+
+// grant is how an operator approves a request: bottle approve's flags,
+// and the approve form of bottle ui.
+type grant struct {
+	For       string // a Go duration; "" for none
+	Uses      int    // 0 for none
+	Permanent bool
+	Paths     string // comma-separated; "" for the request's
+	Methods   string // comma-separated; "" for the request's
+	Reason    string
+	Private   bool
+}
+
+// recipeArgs are g as approve.star's KEY=VALUE arguments. The recipe
+// checks the rest (one of duration, uses or permanent; not permanent with
+// the others).
+func (g grant) recipeArgs() ([]string, error) {
+	if g.Uses < 0 {
+		return nil, fmt.Errorf("--uses %d: a grant allows at least 1 request", g.Uses)
+	}
 	kv := []string{}
-	if *dur != "" {
-		if d, err := time.ParseDuration(*dur); err != nil || d <= 0 {
-			fmt.Fprintf(stderr, "bottle approve: --for %q: want a positive duration (30s, 10m, 2h)\n", *dur)
-			return exitUsage
+	if g.For != "" {
+		if d, err := time.ParseDuration(g.For); err != nil || d <= 0 {
+			return nil, fmt.Errorf("--for %q: want a positive duration (30s, 10m, 2h)", g.For)
 		}
-		kv = append(kv, "duration="+*dur)
+		kv = append(kv, "duration="+g.For)
 	}
-	if *uses > 0 {
-		kv = append(kv, "uses="+strconv.Itoa(*uses))
+	if g.Uses > 0 {
+		kv = append(kv, "uses="+strconv.Itoa(g.Uses))
 	}
-	if *permanent {
+	if g.Permanent {
 		kv = append(kv, "permanent=1")
 	}
-	if *paths != "" {
-		kv = append(kv, "paths="+*paths)
+	if g.Paths != "" {
+		kv = append(kv, "paths="+g.Paths)
 	}
-	if *methods != "" {
-		kv = append(kv, "methods="+*methods)
+	if g.Methods != "" {
+		kv = append(kv, "methods="+g.Methods)
 	}
-	if *reason != "" {
-		kv = append(kv, "reason="+*reason)
+	if g.Reason != "" {
+		kv = append(kv, "reason="+g.Reason)
 	}
-	if *private {
+	if g.Private {
 		kv = append(kv, "private=1")
 	}
-	return runAnswer("approve", pos[0], *state, kv, stdout, stderr)
+	return kv, nil
 }
 
 func runDeny(args []string, stdout, stderr io.Writer) int {

@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/bottle-sh/bottle/runtime"
+)
+
+func init() {
+	register(command{
+		name:    "ui",
+		usage:   "ui [--listen HOST:PORT] [--state DIR]",
+		summary: "a web page to watch every bottle and answer its agent's requests",
+		order:   40,
+		run:     runUI,
+	})
+}
+
+const uiHelp = `Usage: bottle ui [--listen HOST:PORT] [--state DIR]
+
+Serve the operator's web UI and print the address to open, with a token
+(http://127.0.0.1:PORT/?token=...). The page lists every bottle (status
+from the engine, age, services, routes, pending requests) with start, stop
+and restart buttons; a bottle's page shows its decisions as they happen,
+its routes, its audit history with diffs, and its pending requests with
+approve and deny. Every button runs the same recipe the CLI runs and shows
+its step lines as they come.
+
+It listens on loopback only, unless --listen says otherwise (then it warns:
+anyone who can reach the address and has the token controls your bottles,
+and plain HTTP is readable on the way). The token is exchanged for a
+cookie on the first visit; every change needs that cookie, a same-origin
+request and the page's own form token. Stop it with Ctrl-C: recipes it is
+running are interrupted and rolled back, as the CLI's are.
+
+Flags:
+`
+
+func runUI(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ui", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:0", "serve on `HOST:PORT` (port 0: a free one)")
+	stateRoot := fs.String("state", "", "state root `DIR` (default $BOTTLE_STATE_DIR, $XDG_STATE_HOME/bottle, ~/.local/state/bottle)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), uiHelp)
+		printFlags(fs)
+	}
+	if code, done := parseFlags(fs, args, stdout); done {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "bottle ui: unexpected argument %q\nusage: bottle %s\n", fs.Arg(0), commands["ui"].usage)
+		return exitUsage
+	}
+	root, err := runtime.StateRoot(*stateRoot, os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "bottle ui: %v\n", err)
+		return exitUsage
+	}
+	host, _, err := net.SplitHostPort(*listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "bottle ui: --listen %q: want HOST:PORT, e.g. 127.0.0.1:8080\n", *listen)
+		return exitUsage
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "bottle ui: --listen %s: %v\n", *listen, err)
+		return exitFailed
+	}
+	if !isLoopback(host) {
+		fmt.Fprintf(stderr, "bottle ui: WARNING: listening on %s, which is not loopback: anyone who reaches it with the token controls your bottles, and plain HTTP can be read on the way\n", ln.Addr())
+	}
+	token := randomHex(32)
+	srv := newUIServer(root, ln.Addr().String(), host, token)
+	fmt.Fprintf(stdout, "bottle ui: serving the bottles under %s\nopen http://%s/?token=%s\n", root, ln.Addr(), token)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	go func() {
+		<-ctx.Done()
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hs.Shutdown(shut)
+	}()
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		fmt.Fprintf(stderr, "bottle ui: %v\n", err)
+		return exitFailed
+	}
+	srv.jobs.wait() // recipes it started roll back on the same signal
+	return exitOK
+}
+
+// isLoopback reports whether the listen host is a loopback address or
+// localhost.
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// randomHex is n random bytes, hex-encoded.
+func randomHex(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return hex.EncodeToString(b)
+}

@@ -52,11 +52,12 @@ func composeUp(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, k
 	// may finish a create after compose gave up; the undo finds them by the
 	// project label.
 	var call callWatch
+	eng := env.Engine // the undo goes here, whatever use_engine() does next
 	recordUndo(env, "compose down "+project, func(ctx context.Context) error {
 		if !call.gaveUp() {
-			return env.Engine.ComposeDown(ctx, project, dir, "")
+			return eng.ComposeDown(ctx, project, dir, "")
 		}
-		return removeLabelled(ctx, env.Engine, map[string]string{engine.ComposeProjectLabel: project}, call.gaveUp(),
+		return removeLabelled(ctx, eng, map[string]string{engine.ComposeProjectLabel: project}, call.gaveUp(),
 			func(ctx context.Context, e engine.Engine, sel map[string]string) (int, error) {
 				ctrs, err := e.Containers(ctx, sel)
 				if err != nil {
@@ -69,7 +70,7 @@ func composeUp(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, k
 				return len(ctrs) + len(nets), e.ComposeDown(ctx, project, dir, "")
 			})
 	})
-	res, err := env.Engine.ComposeUp(env.Ctx, p)
+	res, err := eng.ComposeUp(env.Ctx, p)
 	call.done(env.Ctx, err)
 	if err != nil {
 		return nil, err

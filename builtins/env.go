@@ -16,9 +16,16 @@ import (
 // one per run and puts it on the thread with SetEnv; builtins read it back with
 // EnvOf. Builtins keep no state of their own.
 type Env struct {
-	Ctx       context.Context
-	Engine    engine.Engine // the real engine, or the recorder under --dry-run
-	DryRun    bool
+	Ctx    context.Context
+	Engine engine.Engine // the real engine, or the recorder under --dry-run
+	DryRun bool
+
+	// Endpoint is where Engine is; Engines resolves and opens the engines
+	// use_engine() names; Given is the engine `bottle run --engine` named
+	// (nil: none was).
+	Endpoint  engine.Endpoint
+	Engines   engine.Engines
+	Given     *engine.Endpoint
 	StateRoot string // absolute
 	WorkDir   string // relative paths given to file builtins resolve here
 	Recipe    string // path of the recipe given to `bottle run`
@@ -45,10 +52,17 @@ type Env struct {
 	// every step refuses to run (ErrNoParams).
 	Help io.Writer
 
-	locks      map[string]*os.File // lock(): the files this run holds locked
-	intents    map[string]string   // audit_intent(): id -> slug NUL action
-	paramsDone bool                // params() was called
-	stepped    string              // the first step or effect builtin called, for params()
+	opened     map[string]engine.Engine // use_engine(): the engines this run opened, by host
+	locks      map[string]*os.File      // lock(): the files this run holds locked
+	intents    map[string]string        // audit_intent(): id -> slug NUL action
+	paramsDone bool                     // params() was called
+	stepped    string                   // the first step or effect builtin called, for params()
+}
+
+// givenHere reports whether the run's engine now is the one `bottle run
+// --engine` named.
+func (env *Env) givenHere() bool {
+	return env.Given != nil && env.Given.Host == env.Endpoint.Host
 }
 
 // Journal is the run's undo journal: every builtin that creates or changes

@@ -138,9 +138,12 @@ func onFailure(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, k
 	if err := starlark.UnpackArgs(name, args, kwargs, "fn", &fn); err != nil {
 		return nil, err
 	}
+	// fn runs with the engine that was the run's when on_failure was called.
+	eng, at := env.Engine, env.Endpoint
 	recordUndo(env, "on_failure "+fn.Name(), func(ctx context.Context) error {
 		undoEnv := *env
 		undoEnv.Ctx = ctx
+		undoEnv.Engine, undoEnv.Endpoint = eng, at
 		thread := &starlark.Thread{Name: "on_failure " + fn.Name()}
 		thread.Print = func(_ *starlark.Thread, msg string) {
 			logValues(thread, &undoEnv, "print", starlark.Tuple{starlark.String(msg)}, nil)

@@ -71,15 +71,16 @@ func networkCreate(_ *starlark.Thread, env *Env, name string, args starlark.Tupl
 		spec.Labels[CreateLabel] = token
 	}
 	var call callWatch
-	var id string // set once the daemon answered with the network
+	var id string     // set once the daemon answered with the network
+	eng := env.Engine // the undo goes here, whatever use_engine() does next
 	recordUndo(env, "remove network "+spec.Name, func(ctx context.Context) error {
 		if id != "" {
-			_, err := env.Engine.NetworkRemove(ctx, id)
+			_, err := eng.NetworkRemove(ctx, id)
 			return err
 		}
-		return removeLabelled(ctx, env.Engine, map[string]string{CreateLabel: token}, call.gaveUp(), networksAndRemove)
+		return removeLabelled(ctx, eng, map[string]string{CreateLabel: token}, call.gaveUp(), networksAndRemove)
 	})
-	n, err := env.Engine.NetworkCreate(env.Ctx, spec)
+	n, err := eng.NetworkCreate(env.Ctx, spec)
 	call.done(env.Ctx, err)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,6 @@
 // Package builtins holds the Starlark-facing functions of bottle recipes, one
 // file per family (files, lock, tls, network, compose, container, image,
-// runtimes, codecs, allowlist, routes, audit, misc, params). A builtin
+// runtimes, engines, codecs, allowlist, routes, audit, misc, params). A builtin
 // unpacks its arguments, calls the engine or the filesystem through the
 // run's Env, records its undo in the journal and converts the result.
 //
@@ -196,6 +196,7 @@ var Families = []struct {
 	{"container", "Containers (a container argument is a name or an id)", containerBuiltins},
 	{"image", "Images", imageBuiltins},
 	{"runtimes", "Container runtimes", runtimesBuiltins},
+	{"engines", "Engines", enginesBuiltins},
 	{"files", "Files (relative paths resolve against the run's directory)", filesBuiltins},
 	{"lock", "Locks", lockBuiltins},
 	{"tls", "TLS", tlsBuiltins},

@@ -212,3 +212,40 @@ type Engine interface {
 	// Runtimes lists the daemon's OCI runtimes and its default one.
 	Runtimes(ctx context.Context) (Runtimes, error)
 }
+
+// Endpoint says where an engine is, as the docker CLI names one: a context
+// of its context store (Name), or an address (Host, with the TLS settings
+// DOCKER_TLS_VERIFY and DOCKER_CERT_PATH gave). A bottle's metadata.json
+// records the endpoint it was started on, and every later step goes there.
+type Endpoint struct {
+	Name string // the Docker context; "" when named by its address
+	// Host is the daemon's address: unix:///var/run/docker.sock,
+	// tcp://host:2376, ssh://user@host. Two endpoints with one Host are
+	// one engine.
+	Host      string
+	TLS       bool   // tcp with TLS
+	TLSVerify bool   // verify the daemon's certificate against the CA
+	CertPath  string // the directory of ca.pem, cert.pem and key.pem; "" none
+}
+
+// String is the endpoint as a person names it: the context and its
+// address, or the address.
+func (e Endpoint) String() string {
+	if e.Name != "" {
+		return e.Name + " (" + e.Host + ")"
+	}
+	return e.Host
+}
+
+// Engines are the engines a run can reach: the CLI gives the run one
+// (engine/docker's, or the recorder's under --dry-run), and use_engine()
+// goes through it.
+type Engines interface {
+	// Resolve names an engine without contacting it: "" is the default
+	// one (as the docker CLI picks it), an address (with "://") is taken
+	// as it is, anything else is a Docker context.
+	Resolve(ref string) (Endpoint, error)
+	// Open returns the engine at an endpoint Resolve gave (or one a
+	// bottle's metadata recorded).
+	Open(ctx context.Context, at Endpoint) (Engine, error)
+}

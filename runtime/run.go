@@ -38,6 +38,13 @@ type Options struct {
 	Engine engine.Engine     // the real engine, or the recorder under DryRun
 	DryRun bool
 
+	// Endpoint is where Engine is (engine()); Engines resolves and opens
+	// the engines use_engine() names (nil: it fails); EngineGiven says the
+	// operator named Endpoint for this run (bottle run --engine).
+	Endpoint    engine.Endpoint
+	Engines     engine.Engines
+	EngineGiven bool
+
 	StateRoot string // absolute; see StateRoot
 	WorkDir   string // relative paths given to file builtins resolve here; default: the current directory
 
@@ -69,6 +76,15 @@ type Options struct {
 	Checked *Checked
 
 	extra starlark.StringDict // more predeclared names, for this package's tests
+}
+
+// given is the engine the operator named for the run, or nil.
+func given(o Options) *engine.Endpoint {
+	if !o.EngineGiven {
+		return nil
+	}
+	at := o.Endpoint
+	return &at
 }
 
 // RunError is a run that failed after it started; it has been rolled back.
@@ -352,6 +368,9 @@ func Run(ctx context.Context, o Options) error {
 	builtins.SetEnv(thread, &builtins.Env{
 		Ctx:       ctx,
 		Engine:    o.Engine,
+		Endpoint:  o.Endpoint,
+		Engines:   o.Engines,
+		Given:     given(o),
 		DryRun:    o.DryRun,
 		StateRoot: o.StateRoot,
 		WorkDir:   o.WorkDir,

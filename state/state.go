@@ -34,9 +34,13 @@ const (
 
 // Metadata is metadata.json as start.star writes it.
 type Metadata struct {
-	Name           string             `json:"name"`
-	Slug           string             `json:"slug"`
-	Status         string             `json:"status"`  // Running or Stopped
+	Name   string `json:"name"`
+	Slug   string `json:"slug"`
+	Status string `json:"status"` // Running or Stopped
+	// Engine is the Docker engine the bottle was started on; every later
+	// step goes there (lib/bottle.star). Zero for a bottle started before
+	// bottle recorded engines: it is on the run's engine.
+	Engine         Engine             `json:"engine"`
 	Created        string             `json:"created"` // RFC 3339: when compose up began
 	Stopped        string             `json:"stopped,omitempty"`
 	ComposeProject string             `json:"compose_project"`
@@ -56,6 +60,16 @@ type Metadata struct {
 	// PipelockReload is the manifest's pipelock.reload (auto, signal or
 	// restart): how allowlist_apply applies a change.
 	PipelockReload string `json:"pipelock_reload"`
+}
+
+// Engine is the Docker engine a bottle is on: engine.Endpoint as
+// start.star records it (lib/bottle.star's engine_record).
+type Engine struct {
+	Name      string `json:"name"` // the Docker context; "" when named by address
+	Host      string `json:"host"` // unix://..., tcp://host:port, ssh://...
+	TLS       bool   `json:"tls"`
+	TLSVerify bool   `json:"tls_verify"`
+	CertPath  string `json:"cert_path"`
 }
 
 // Network is one of a bottle's networks.

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/bottle-sh/bottle/engine"
 	"github.com/bottle-sh/bottle/engine/record"
 	"github.com/bottle-sh/bottle/runtime"
 	"github.com/bottle-sh/bottle/state"
@@ -39,6 +40,7 @@ func TestStartWritesMetadata(t *testing.T) {
 		Recipe:    recipe,
 		Args:      map[string]string{"name": "Meta Test", "manifest": manifest},
 		Engine:    record.New(io.Discard),
+		Endpoint:  engine.Endpoint{Name: "builder", Host: "tcp://127.0.0.1:2376", TLS: true, TLSVerify: true, CertPath: "/certs"},
 		StateRoot: root,
 		WorkDir:   work,
 		Stdout:    &out,
@@ -61,7 +63,8 @@ func TestStartWritesMetadata(t *testing.T) {
 	if m.Slug != "meta-test" || m.Name != "Meta Test" || m.Status != state.Running || m.Created == "" ||
 		m.ComposeProject == "" || m.Services["agent"] == "" || m.Services["egress"] == "" ||
 		m.Attach.Service != "agent" || len(m.Attach.Cmd) == 0 || m.Routes != 1 || m.Manifest.Digest == "" ||
-		m.Networks["internal"].Subnet == "" || m.Workspace == nil || !m.Workspace.ReadOnly {
+		m.Networks["internal"].Subnet == "" || m.Workspace == nil || !m.Workspace.ReadOnly ||
+		m.Engine != (state.Engine{Name: "builder", Host: "tcp://127.0.0.1:2376", TLS: true, TLSVerify: true, CertPath: "/certs"}) {
 		t.Errorf("metadata.json lacks a field ls or attach reads:\n%s", data)
 	}
 	read, err := state.Read(root, "meta-test")

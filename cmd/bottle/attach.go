@@ -15,7 +15,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/bottle-sh/bottle/engine"
-	"github.com/bottle-sh/bottle/engine/docker"
 	"github.com/bottle-sh/bottle/runtime"
 	"github.com/bottle-sh/bottle/state"
 )
@@ -107,7 +106,7 @@ Examples:
 
 	ctx, cancel := signal.NotifyContext(context.Background(), unix.SIGTERM)
 	defer cancel()
-	eng, err := docker.New(ctx)
+	eng, err := bottleEngine(ctx, meta)
 	if err != nil {
 		fmt.Fprintf(stderr, "bottle attach: %v\n", err)
 		return exitFailed

@@ -11,11 +11,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/bottle-sh/bottle/engine"
-	"github.com/bottle-sh/bottle/engine/docker"
 	"github.com/bottle-sh/bottle/runtime"
 	"github.com/bottle-sh/bottle/state"
 )
@@ -32,13 +32,16 @@ func init() {
 
 // lsEntry is one line of `bottle ls` (and one JSON object of --json).
 type lsEntry struct {
-	Name       string                         `json:"name"`
-	Slug       string                         `json:"slug"`
-	Status     string                         `json:"status"`
-	Created    string                         `json:"created"`
-	AgeSeconds int64                          `json:"age_seconds"`
-	Services   map[string]state.ServiceStatus `json:"services"`
-	StateDir   string                         `json:"state_dir"`
+	Name   string `json:"name"`
+	Slug   string `json:"slug"`
+	Engine string `json:"engine"` // its context, else its address
+	Status string `json:"status"`
+	// EngineError says why its engine could not be asked ("" when it answered).
+	EngineError string                         `json:"engine_error,omitempty"`
+	Created     string                         `json:"created"`
+	AgeSeconds  int64                          `json:"age_seconds"`
+	Services    map[string]state.ServiceStatus `json:"services"`
+	StateDir    string                         `json:"state_dir"`
 }
 
 func runLs(args []string, stdout, stderr io.Writer) int {
@@ -50,11 +53,14 @@ func runLs(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(fs.Output(), `Usage: bottle ls [--json] [--state DIR]
 
 List the bottles under the state root (each <root>/<slug>/metadata.json) with
-their status as the engine reports it now: running (every service up),
+the engine each is on (ENGINE: its Docker context, else its address) and
+their status as that engine reports it now: running (every service up),
 degraded N/M, down (started but no service up), stopped, or stopped with
 leftovers (containers remain: bottle run cleanup). A state directory
 with no metadata.json is a start: starting while a run holds it, else start
-killed (bottle run cleanup to remove what it left).
+killed (bottle run cleanup to remove what it left). Every engine is asked at
+once; one that does not answer within 10s is reported on its own line on
+stderr, and its bottles' status is unknown.
 
 Flags:
 `)
@@ -80,6 +86,13 @@ Flags:
 		return exitFailed
 	}
 
+	reported := map[string]bool{}
+	for _, e := range entries {
+		if e.EngineError != "" && !reported[e.Engine] {
+			reported[e.Engine] = true
+			fmt.Fprintf(stderr, "bottle ls: engine %s does not answer: %s\n", e.Engine, e.EngineError)
+		}
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		for _, e := range entries {
@@ -92,47 +105,90 @@ Flags:
 		return exitOK
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSLUG\tSTATUS\tAGE\tSERVICES")
+	fmt.Fprintln(tw, "NAME\tSLUG\tENGINE\tSTATUS\tAGE\tSERVICES")
 	for _, e := range entries {
 		var svcs []string
 		for _, s := range slices.Sorted(maps.Keys(e.Services)) {
 			svcs = append(svcs, s+":"+e.Services[s].Status)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", e.Name, e.Slug, e.Status, age(time.Duration(e.AgeSeconds)*time.Second), strings.Join(svcs, " "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Slug, e.Engine, e.Status, age(time.Duration(e.AgeSeconds)*time.Second), strings.Join(svcs, " "))
 	}
 	tw.Flush()
 	return exitOK
 }
 
-// listBottles is every bottle under root with its status as the engine
-// reports it now (bottle ls, and bottle ui's list). When the engine cannot
-// be asked, each status says why.
+// listBottles is every bottle under root with its engine and its status as
+// that engine reports it now (bottle ls, and bottle ui's list). When an
+// engine cannot be asked, the status of each of its bottles says so and
+// EngineError why.
 func listBottles(ctx context.Context, root string, now time.Time) ([]lsEntry, error) {
 	metas, err := state.List(root)
 	if err != nil {
 		return nil, err
 	}
-	// One list for all bottles, grouped by slug, rather than a call per bottle.
-	bySlug := map[string][]engine.Container{}
-	var engErr error
-	if len(metas) > 0 {
-		var cs []engine.Container
-		cs, engErr = bottleContainers(ctx)
-		for _, c := range cs {
-			slug := c.Labels[engine.InstanceLabel]
-			bySlug[slug] = append(bySlug[slug], c)
-		}
-	}
+	lists := listEngines(ctx, metas)
 	entries := make([]lsEntry, 0, len(metas))
 	for _, m := range metas {
-		entries = append(entries, describe(bySlug[m.Slug], engErr, root, m, now))
+		l := lists[engineKey(m)]
+		entries = append(entries, describe(l.bySlug[m.Slug], l.err, root, m, now))
 	}
 	return entries, nil
 }
 
-// bottleContainers lists every container that carries the instance label.
-func bottleContainers(ctx context.Context) ([]engine.Container, error) {
-	eng, err := docker.New(ctx)
+// engineList is what one engine said: the containers carrying the
+// instance label, by slug, or why it did not answer.
+type engineList struct {
+	recorded state.Engine
+	at       engine.Endpoint
+	bySlug   map[string][]engine.Container
+	err      error
+}
+
+// engineKey is the engine a bottle is on: its recorded address, or ""
+// for a bottle that recorded none (the default engine's).
+func engineKey(m state.Metadata) string { return m.Engine.Host }
+
+// listEngines asks every engine the bottles are on for its bottle
+// containers, all at once: one list per engine, not a call per bottle, and
+// an engine that is slow or down costs its own wait only.
+func listEngines(ctx context.Context, metas []state.Metadata) map[string]*engineList {
+	lists := map[string]*engineList{}
+	for _, m := range metas {
+		if _, ok := lists[engineKey(m)]; !ok {
+			l := &engineList{recorded: m.Engine, at: endpointOf(m.Engine)}
+			if l.at.Host == "" {
+				l.at, _ = dockerEngines().Resolve("")
+			}
+			lists[engineKey(m)] = l
+		}
+	}
+	var wg sync.WaitGroup
+	for _, l := range lists {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ectx, cancel := context.WithTimeout(ctx, engineWait)
+			defer cancel()
+			var cs []engine.Container
+			cs, l.err = bottleContainers(ectx, l.recorded)
+			l.bySlug = map[string][]engine.Container{}
+			for _, c := range cs {
+				slug := c.Labels[engine.InstanceLabel]
+				l.bySlug[slug] = append(l.bySlug[slug], c)
+			}
+		}()
+	}
+	wg.Wait()
+	return lists
+}
+
+// engineWait bounds how long ls waits for one engine's answer.
+const engineWait = 10 * time.Second
+
+// bottleContainers lists every container that carries the instance label
+// on one engine ("" key: the default one).
+func bottleContainers(ctx context.Context, m state.Engine) ([]engine.Container, error) {
+	eng, err := bottleEngine(ctx, state.Metadata{Engine: m})
 	if err != nil {
 		return nil, err
 	}
@@ -144,13 +200,20 @@ func bottleContainers(ctx context.Context) ([]engine.Container, error) {
 // says now (state's rules; cs are the containers labelled with its slug), or
 // why that is unknown.
 func describe(cs []engine.Container, engErr error, root string, m state.Metadata, now time.Time) lsEntry {
-	e := lsEntry{Name: m.Name, Slug: m.Slug, Created: m.Created, StateDir: filepath.Join(root, m.Slug),
+	e := lsEntry{Name: m.Name, Slug: m.Slug, Engine: m.Engine.Name, Created: m.Created, StateDir: filepath.Join(root, m.Slug),
 		Services: map[string]state.ServiceStatus{}}
+	if e.Engine == "" {
+		e.Engine = m.Engine.Host
+	}
+	if e.Engine == "" {
+		e.Engine = "default"
+	}
 	if t, err := time.Parse(time.RFC3339Nano, m.Created); err == nil {
 		e.AgeSeconds = int64(now.Sub(t).Seconds())
 	}
 	if engErr != nil {
-		e.Status = "unknown (" + engErr.Error() + ")"
+		e.Status = "unknown (its engine does not answer)"
+		e.EngineError = engErr.Error()
 		return e
 	}
 	live := m.Live(cs, e.StateDir)

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/bottle-sh/bottle/engine/record"
 	"github.com/bottle-sh/bottle/recipes"
 	"github.com/bottle-sh/bottle/runtime"
 )
@@ -211,7 +212,7 @@ func recipeParams(r recipe) ([]string, error) {
 		return nil, err
 	}
 	var help bytes.Buffer
-	eng, _ := pickEngine(ctx, true, io.Discard)
+	eng := record.New(io.Discard) // help: every step is refused anyway
 	root, _ := runtime.StateRoot("", os.Getenv)
 	err = runtime.Run(ctx, runtime.Options{Recipe: r.path, Reader: r.reader, Checked: checked, Engine: eng, DryRun: true, StateRoot: root, Help: &help})
 	if err != nil {

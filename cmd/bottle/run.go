@@ -12,13 +12,14 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/bottle-sh/bottle/engine/record"
 	"github.com/bottle-sh/bottle/runtime"
 )
 
 func init() {
 	register(command{
 		name:    "run",
-		usage:   "run [--dry-run] [--state DIR] [--recipes DIR] [--timeout DUR] [--json] [--max-steps N] RECIPE [KEY=VALUE ...]",
+		usage:   "run [--dry-run] [--engine NAME] [--state DIR] [--recipes DIR] [--timeout DUR] [--json] [--max-steps N] RECIPE [KEY=VALUE ...]",
 		summary: "run a recipe as a transaction (rolled back on failure)",
 		order:   10,
 		run:     runRun,
@@ -68,6 +69,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	timeout := fs.Duration("timeout", 0, "fail and roll back when the run takes longer than `DUR` (e.g. 90s, 5m); 0 means no limit")
 	asJSON := fs.Bool("json", false, "write progress and results as JSON lines")
 	maxSteps := fs.Uint64("max-steps", runtime.DefaultMaxSteps, "stop the recipe after `N` Starlark steps (stops runaway loops)")
+	engineRef := fs.String("engine", "", "send the run's engine steps to `NAME`: a Docker context or an address (unix://, tcp://, ssh://); default: DOCKER_HOST, DOCKER_CONTEXT, `docker context use`, the local socket. Steps on an existing bottle go to the engine its metadata.json records")
 	recipeDir := fs.String("recipes", "", "look for RECIPE by name in `DIR` first (before $BOTTLE_RECIPES and the built-in recipes)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), runHelp)
@@ -127,26 +129,29 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	if *asJSON {
 		recorderOut = runtime.DryRunJSON(stderr)
 	}
-	eng, err := pickEngine(ctx, *dryRun, recorderOut)
+	engines, err := pickEngine(ctx, *dryRun, *engineRef, recorderOut)
 	if err != nil {
-		fmt.Fprintf(stderr, "bottle run: %v\n", err)
-		return exitFailed
+		fmt.Fprintf(stderr, "bottle run: --engine: %v\n", err)
+		return exitUsage
 	}
 	err = runtime.Run(ctx, runtime.Options{
-		Recipe:    rec.path,
-		Reader:    rec.reader,
-		Checked:   checked,
-		Args:      kv,
-		Engine:    eng,
-		DryRun:    *dryRun,
-		StateRoot: root,
-		Timeout:   *timeout,
-		MaxSteps:  *maxSteps,
-		JSON:      *asJSON,
-		Stdin:     os.Stdin,
-		Stdout:    stdout,
-		Stderr:    stderr,
-		IsTTY:     stdinIsTTY,
+		Recipe:      rec.path,
+		Reader:      rec.reader,
+		Checked:     checked,
+		Args:        kv,
+		Engine:      engines.first,
+		Endpoint:    engines.at,
+		Engines:     engines.all,
+		EngineGiven: *engineRef != "",
+		DryRun:      *dryRun,
+		StateRoot:   root,
+		Timeout:     *timeout,
+		MaxSteps:    *maxSteps,
+		JSON:        *asJSON,
+		Stdin:       os.Stdin,
+		Stdout:      stdout,
+		Stderr:      stderr,
+		IsTTY:       stdinIsTTY,
 	})
 	report(stdout, stderr, err, *asJSON)
 	return runtime.ExitCode(err)
@@ -176,7 +181,7 @@ func recipeHelp(rec recipe, stdout, stderr io.Writer) int {
 	if src, err := readRecipe(rec); err == nil && leadingComment(src) != "" {
 		fmt.Fprintf(stdout, "%s\n\n", leadingComment(src))
 	}
-	eng, _ := pickEngine(ctx, true, io.Discard)
+	eng := record.New(io.Discard) // help: every step is refused anyway
 	root, _ := runtime.StateRoot("", os.Getenv)
 	err = runtime.Run(ctx, runtime.Options{Recipe: rec.path, Reader: rec.reader, Checked: checked, Engine: eng, DryRun: true, StateRoot: root, Help: stdout})
 	report(stdout, stderr, err, false)

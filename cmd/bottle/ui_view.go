@@ -61,7 +61,7 @@ func (s *uiServer) bottleView(ctx context.Context, slug string, denied bool) (bo
 	v.Meta = meta
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	cs, engErr := bottleContainers(ctx)
+	cs, engErr := bottleContainers(ctx, meta.Engine) // the engine the bottle is on
 	v.Entry = describe(cs, engErr, s.root, meta, time.Now())
 	v.Stopped = strings.HasPrefix(v.Entry.Status, state.Stopped)
 	if rs, err := allRequests(s.root, slug); err == nil {

@@ -490,6 +490,7 @@ func (e *Engine) runCompose(ctx context.Context, step, project, dir, file string
 	argv := append(append(base[1:len(base):len(base)], "-p", project, "-f", file), args...)
 	cmd := exec.CommandContext(ctx, base[0], argv...)
 	cmd.Dir = dir
+	cmd.Env = ComposeEnv(os.Environ(), e.at)
 	cmd.SysProcAttr = childAttrs()
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 5 * time.Second

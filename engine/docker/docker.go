@@ -55,6 +55,7 @@ import (
 // Engine talks to one Docker daemon. It is safe for concurrent use.
 type Engine struct {
 	api *client.Client
+	at  engine.Endpoint // where the daemon is; compose is pointed there too
 
 	// pinged is closed when the first ping (API version negotiation) has
 	// answered, with pingErr its outcome; every method that calls the daemon
@@ -86,11 +87,25 @@ var _ engine.Engine = (*Engine)(nil)
 // connection but never answers fails New instead of hanging the run.
 const pingTimeout = 15 * time.Second
 
-// New connects to the daemon named by the environment (DOCKER_HOST, else the
-// default socket), negotiates the API version, and fails with advice when the
+// New connects to the daemon named by the environment as the docker CLI
+// picks it (DOCKER_HOST, DOCKER_CONTEXT, `docker context use`, else the
+// default socket; Engines.Resolve), negotiates the API version, and fails with advice when the
 // daemon does not answer.
 func New(ctx context.Context) (*Engine, error) {
 	e, err := NewAsync(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.ready(ctx); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// Connect is New for the engine at an endpoint.
+func Connect(ctx context.Context, at engine.Endpoint) (*Engine, error) {
+	e, err := NewAt(ctx, at)
 	if err != nil {
 		return nil, err
 	}
@@ -107,16 +122,29 @@ func New(ctx context.Context) (*Engine, error) {
 // uses it so that loading the recipe overlaps that round trip. Only a unix
 // socket that does not exist fails here.
 func NewAsync(ctx context.Context) (*Engine, error) {
-	api, err := client.New(client.FromEnv)
+	at, err := Engines{Getenv: os.Getenv}.Resolve("")
 	if err != nil {
-		return nil, fmt.Errorf("docker: configure client from the environment: %w", err)
+		return nil, fmt.Errorf("docker: %w", err)
 	}
-	e := &Engine{api: api, pinged: make(chan struct{}), replaceGrace: defaultReplaceGrace}
+	return NewAt(ctx, at)
+}
+
+// NewAt is NewAsync for the engine at an endpoint.
+func NewAt(ctx context.Context, at engine.Endpoint) (*Engine, error) {
+	opts, err := clientOptions(at)
+	if err != nil {
+		return nil, fmt.Errorf("docker: %w", err)
+	}
+	api, err := client.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("docker: configure the client for %s: %w", at, err)
+	}
+	e := &Engine{api: api, at: at, pinged: make(chan struct{}), replaceGrace: defaultReplaceGrace}
 	if sock, ok := strings.CutPrefix(api.DaemonHost(), "unix://"); ok {
 		if _, err := os.Stat(sock); err != nil {
 			// No daemon on this host: a recipe that only touches files still
 			// runs; its first engine step fails with this error.
-			e.pingErr = noDaemonError{noDaemon(api, err)}
+			e.pingErr = noDaemonError{noDaemon(at, err)}
 			e.noLocalDaemon = true
 			close(e.pinged)
 			return e, nil
@@ -127,7 +155,7 @@ func NewAsync(ctx context.Context) (*Engine, error) {
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pingTimeout)
 		defer cancel()
 		if _, err := api.Ping(pctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
-			e.pingErr = noDaemon(api, err)
+			e.pingErr = noDaemon(at, err)
 		}
 	}()
 	e.composeMu.Lock()
@@ -152,10 +180,13 @@ type noDaemonError struct{ cause error }
 func (e noDaemonError) Error() string   { return e.cause.Error() }
 func (e noDaemonError) Unwrap() []error { return []error{engine.ErrNoDaemon, e.cause} }
 
-func noDaemon(api *client.Client, err error) error {
+func noDaemon(at engine.Endpoint, err error) error {
 	return fmt.Errorf("docker: no daemon answers at %s (%v); start dockerd (or Docker Desktop), "+
-		"or point DOCKER_HOST at a running daemon, and check that you may use its socket", hostName(api), err)
+		"or point DOCKER_HOST at a running daemon, and check that you may use its socket", hostName(at), err)
 }
+
+// Endpoint is where the engine's daemon is.
+func (e *Engine) Endpoint() engine.Endpoint { return e.at }
 
 // Close releases the client's connections.
 func (e *Engine) Close() error { return e.api.Close() }
@@ -168,11 +199,15 @@ func (e *Engine) APIVersion() string {
 	return e.api.ClientVersion()
 }
 
-func hostName(api *client.Client) string {
-	if h := os.Getenv("DOCKER_HOST"); h != "" {
+// hostName names the daemon's address as the operator gave it.
+func hostName(at engine.Endpoint) string {
+	if at.Name != "" {
+		return "context " + at.String()
+	}
+	if h := os.Getenv("DOCKER_HOST"); h != "" && h == at.Host {
 		return "DOCKER_HOST=" + h
 	}
-	return api.DaemonHost()
+	return at.Host
 }
 
 // labelFilters turns a label selector ("" value: any value) into API filters.

@@ -1,6 +1,6 @@
 // Package builtins holds the Starlark-facing functions of bottle recipes, one
 // file per family (files, lock, tls, network, compose, container, image,
-// runtimes, engines, codecs, allowlist, routes, audit, misc, params). A builtin
+// runtimes, engines, codecs, allowlist, routes, gitgate, audit, misc, params). A builtin
 // unpacks its arguments, calls the engine or the filesystem through the
 // run's Env, records its undo in the journal and converts the result.
 //
@@ -203,6 +203,7 @@ var Families = []struct {
 	{"codecs", "Codecs", codecsBuiltins},
 	{"allowlist", "Allowlists", allowlistBuiltins},
 	{"routes", "Routes", routesBuiltins},
+	{"gitgate", "The git gate", gitGateBuiltins},
 	{"audit", "The audit log", auditBuiltins},
 	{"params", "Recipe parameters", paramsBuiltins},
 	{"misc", "Helpers", miscBuiltins},

@@ -230,10 +230,7 @@ func parseDecision(b []byte) (decisionLine, bool) {
 }
 
 func (p *logPrinter) row(d *decisionLine) {
-	ts := d.Time
-	if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
-		ts = t.UTC().Format("2006-01-02T15:04:05.000Z")
-	}
+	ts := stamp(d.Time)
 	why := d.Reason
 	if why == "" && d.Error != "" {
 		why = d.Error
@@ -250,6 +247,15 @@ func (p *logPrinter) row(d *decisionLine) {
 		path = path[:23] + "…"
 	}
 	fmt.Fprintf(p.w, "%-24s %-9s %-15s %-7s %-30s %-24s %6d %9d %9.3f  %s\n", ts, plain(d.Decision), plain(why), plain(d.Method), plain(d.Host), plain(path), d.Status, d.Bytes, d.Duration, plain(extra))
+}
+
+// stamp is an RFC 3339 time from a log as bottle logs prints it (UTC, to
+// the millisecond), or as it is when it does not parse.
+func stamp(s string) string {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t.UTC().Format("2006-01-02T15:04:05.000Z")
+	}
+	return s
 }
 
 // timeField is the value of the line's leading "time" field, or nil.

@@ -31,6 +31,7 @@ var uiPages = template.Must(template.New("").Funcs(template.FuncMap{
 	"orAll":    orAll,
 	"lines":    func(s string) []string { return strings.Split(strings.TrimSuffix(s, "\n"), "\n") },
 	"dict":     dict,
+	"stamp":    stamp,
 	"when":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
 }).ParseFS(uiFiles, "ui/*.html"))
 

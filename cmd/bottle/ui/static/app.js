@@ -21,7 +21,8 @@ function watchDecisions(table) {
     const d = JSON.parse(ev.data);
     const row = document.createElement("tr");
     row.className = "d-" + d.Decision + " new";
-    cell(row, d.Time);
+    const t = new Date(d.Time);
+    cell(row, isNaN(t) ? d.Time : t.toISOString()); // as bottle logs prints it
     cell(row, d.Decision);
     cell(row, d.Reason || d.Error);
     cell(row, d.Method);

@@ -102,7 +102,7 @@ func (r *Remote) CheckRef(ref string, change Change) *Refusal {
 		}
 	case Rewrite:
 		if !r.Force {
-			return &Refusal{Rule: "force", Reason: fmt.Sprintf("not a fast-forward (or the gate could not prove it from the pushed commits) and force pushes are not allowed on %s (force: false); pull and rebase onto the remote's ref, then push again", r.Name)}
+			return &Refusal{Rule: "force", Reason: fmt.Sprintf("not a fast-forward (none proven from the pushed commits) and force pushes are not allowed on %s (force: false); fetch, rebase onto the remote's ref and push again", r.Name)}
 		}
 	}
 	return nil

@@ -1,0 +1,137 @@
+package gitgate
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"path"
+	"sort"
+	"sync"
+
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/filemode"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/zricethezav/gitleaks/v8/detect"
+	"github.com/zricethezav/gitleaks/v8/logging"
+)
+
+// secretScanner scans pushed blobs with gitleaks' default rules (its
+// maintained set of a few hundred credential formats). The detector is
+// built once, on the first push that asks for a scan.
+type secretScanner struct {
+	once     sync.Once
+	detector *detect.Detector
+	err      error
+	mu       sync.Mutex // gitleaks' Detector keeps findings; one scan at a time
+}
+
+// scanHit is one credential found: where, and by which rule. It never
+// holds the secret.
+type scanHit struct {
+	Path string
+	Line int
+	Rule string
+}
+
+func (h scanHit) String() string {
+	return fmt.Sprintf("%s:%d (%s)", h.Path, h.Line, h.Rule)
+}
+
+// maxScanBlob is the largest blob scanned; bigger ones are data, not config.
+const maxScanBlob = 10 << 20
+
+func (s *secretScanner) init() error {
+	s.once.Do(func() {
+		// gitleaks logs through a global zerolog logger to stderr; the gate
+		// reports findings itself, without the secret.
+		logging.Logger = logging.Logger.Output(io.Discard)
+		s.detector, s.err = detect.NewDetectorDefaultConfig()
+	})
+	return s.err
+}
+
+// scan returns the hits in the blobs the pack adds, named by the path they
+// have in the pushed commits' trees, sorted by path and line.
+func (s *secretScanner) scan(p *pushedPack) ([]scanHit, error) {
+	if err := s.init(); err != nil {
+		return nil, fmt.Errorf("the secret scanner did not start: %v", err)
+	}
+	blobs := map[plumbing.Hash]string{}
+	iter, err := p.store.IterEncodedObjects(plumbing.CommitObject)
+	if err != nil {
+		return nil, err
+	}
+	err = iter.ForEach(func(o plumbing.EncodedObject) error {
+		c, err := object.DecodeCommit(p.store, o)
+		if err != nil {
+			return err
+		}
+		p.addedBlobs(c.TreeHash, "", blobs, map[plumbing.Hash]bool{})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var hits []scanHit
+	for h, name := range blobs {
+		content, ok := p.blob(h)
+		if !ok {
+			continue
+		}
+		for _, f := range s.detector.Detect(detect.Fragment{Raw: string(content), FilePath: name}) {
+			hits = append(hits, scanHit{Path: name, Line: f.StartLine + 1, Rule: f.RuleID})
+		}
+	}
+	sort.Slice(hits, func(i, j int) bool {
+		if hits[i].Path != hits[j].Path {
+			return hits[i].Path < hits[j].Path
+		}
+		return hits[i].Line < hits[j].Line
+	})
+	return hits, nil
+}
+
+// addedBlobs records, under their paths, the blobs of tree that the pack
+// holds, descending only into trees the pack holds (the others are the
+// upstream's already, and so are their blobs).
+func (p *pushedPack) addedBlobs(tree plumbing.Hash, dir string, out map[plumbing.Hash]string, seen map[plumbing.Hash]bool) {
+	if seen[tree] || !p.has(tree) {
+		return
+	}
+	seen[tree] = true
+	t, err := object.GetTree(p.store, tree)
+	if err != nil {
+		return
+	}
+	for _, e := range t.Entries {
+		name := path.Join(dir, e.Name)
+		switch {
+		case e.Mode == filemode.Dir:
+			p.addedBlobs(e.Hash, name, out, seen)
+		case e.Mode.IsFile() && p.has(e.Hash):
+			if _, ok := out[e.Hash]; !ok {
+				out[e.Hash] = name
+			}
+		}
+	}
+}
+
+// blob returns a blob's content when it is text of a scannable size.
+func (p *pushedPack) blob(h plumbing.Hash) ([]byte, bool) {
+	o, err := p.store.EncodedObject(plumbing.BlobObject, h)
+	if err != nil || o.Size() > maxScanBlob {
+		return nil, false
+	}
+	r, err := o.Reader()
+	if err != nil {
+		return nil, false
+	}
+	defer r.Close()
+	content, err := io.ReadAll(r)
+	if err != nil || bytes.IndexByte(content[:min(len(content), 8000)], 0) >= 0 {
+		return nil, false // binary
+	}
+	return content, true
+}

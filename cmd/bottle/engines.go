@@ -58,7 +58,7 @@ func bottleEngine(ctx context.Context, m state.Metadata) (*docker.Engine, error)
 	if at.Name != "" {
 		now, err := dockerEngines().Resolve(at.Name)
 		if err != nil {
-			return nil, fmt.Errorf("%w (bottle %s is on %s)", err, m.Slug, at)
+			return nil, fmt.Errorf("%w (its metadata.json records %s)", err, at)
 		}
 		at = now
 	}

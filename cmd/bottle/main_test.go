@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/rogpeppe/go-internal/testscript"
+
 	"github.com/bottle-sh/bottle/bottletest"
 )
 
@@ -49,8 +51,42 @@ func buildStatic() (string, error) {
 }
 
 func TestScripts(t *testing.T) {
-	bottletest.Run(t, filepath.Join("..", "..", "testdata", "scripts"),
+	params := bottletest.Params(filepath.Join("..", "..", "testdata", "scripts"),
 		bottletest.Recipes(filepath.Join("..", "..", "recipes")),
 		bottletest.Update(os.Getenv("UPDATE_SCRIPTS") == "1"),
 	)
+	// [engine2]: this host can run a second Docker daemon; `engine2`
+	// starts it (once for all scripts, stopped when they are done) and sets
+	// $ENGINE2 (tcp://127.0.0.1:PORT), $ENGINE2_CERTS (the client's
+	// ca.pem, cert.pem, key.pem) and $ENGINE2_POOL (the subnet pool for
+	// its bottles).
+	t.Cleanup(func() {
+		if err := stopEngine2(); err != nil {
+			t.Errorf("stopping the second dockerd: %v", err)
+		}
+	})
+	condition := params.Condition
+	params.Condition = func(cond string) (bool, error) {
+		if cond != "engine2" {
+			return condition(cond)
+		}
+		why := engine2Possible()
+		if why != "" && os.Getenv("BOTTLE_REQUIRE_DOCKER") == "1" {
+			return false, fmt.Errorf("[engine2]: %s (BOTTLE_REQUIRE_DOCKER=1)", why)
+		}
+		return why == "", nil
+	}
+	params.Cmds["engine2"] = func(ts *testscript.TestScript, neg bool, args []string) {
+		if neg || len(args) != 0 {
+			ts.Fatalf("usage: engine2")
+		}
+		d, err := sharedEngine2()
+		if err != nil {
+			ts.Fatalf("second dockerd: %v", err)
+		}
+		ts.Setenv("ENGINE2", d.at.Host)
+		ts.Setenv("ENGINE2_CERTS", d.at.CertPath)
+		ts.Setenv("ENGINE2_POOL", engine2Pool)
+	}
+	testscript.Run(t, params)
 }

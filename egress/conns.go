@@ -144,6 +144,9 @@ func (p *Proxy) track(cc *clientConn) (ok, busy bool) {
 	busy = len(p.conns) >= p.cfg.MaxConns
 	p.conns[cc] = struct{}{}
 	p.wg.Add(1)
+	if p.rest != nil {
+		p.rest.Stop()
+	}
 	return true, busy
 }
 
@@ -158,6 +161,13 @@ func (p *Proxy) refuseBusy(cc *clientConn, c net.Conn) {
 func (p *Proxy) untrack(cc *clientConn) {
 	p.mu.Lock()
 	delete(p.conns, cc)
+	if len(p.conns) == 0 && p.cfg.AtRest != nil && !p.shutting.Load() {
+		if p.rest == nil {
+			p.rest = time.AfterFunc(p.cfg.RestAfter, p.cfg.AtRest)
+		} else {
+			p.rest.Reset(p.cfg.RestAfter)
+		}
+	}
 	p.mu.Unlock()
 	p.wg.Done()
 }

@@ -66,6 +66,14 @@ type Config struct {
 	MaxConns         int           // client connections served at once, tunnels included; default 1024
 	HalfCloseTimeout time.Duration // for a tunnel's other direction once one has ended; default 5 minutes
 
+	// AtRest, when set, is called once no connection has been open for
+	// RestAfter (default 30s), and again only after the next connection
+	// has come and gone: bottle egress hands back there the memory that
+	// serving took. It is one timer, armed when the last connection
+	// closes, so nothing runs while the proxy is idle.
+	AtRest    func()
+	RestAfter time.Duration
+
 	// BeforeTunnel, when set, runs between a CONNECT's route check and
 	// the tunnel's registration for reloads: where tests slip a reload in.
 	BeforeTunnel func()
@@ -101,6 +109,7 @@ type Proxy struct {
 	conns     map[*clientConn]struct{}
 	shutting  atomic.Bool
 	wg        sync.WaitGroup
+	rest      *time.Timer // calls Config.AtRest; armed when the last connection closes
 }
 
 // Timeouts and limits for the client side; Config can change the first three.
@@ -110,6 +119,7 @@ const (
 	halfCloseTimeout = idleTimeout
 	idleTimeout      = 5 * time.Minute
 	idleSlack        = 30 * time.Second // an idle keep-alive connection closes after 4.5-5 minutes
+	restAfter        = 30 * time.Second
 	handshakeTimeout = 10 * time.Second
 	maxHeaderBytes   = 16 << 10
 )
@@ -174,8 +184,8 @@ func (cfg *Config) check() error {
 			return fmt.Errorf("egress: clients: %v is not a network", pr)
 		}
 	}
-	if cfg.HeaderTimeout < 0 || cfg.MaxConns < 0 || cfg.HalfCloseTimeout < 0 {
-		return errors.New("egress: HeaderTimeout, MaxConns and HalfCloseTimeout cannot be negative")
+	if cfg.HeaderTimeout < 0 || cfg.MaxConns < 0 || cfg.HalfCloseTimeout < 0 || cfg.RestAfter < 0 {
+		return errors.New("egress: HeaderTimeout, MaxConns, HalfCloseTimeout and RestAfter cannot be negative")
 	}
 	cfg.Clients = routes.NormalizePrefixes(cfg.Clients)
 	if cfg.Getenv == nil {
@@ -187,6 +197,7 @@ func (cfg *Config) check() error {
 	cfg.HeaderTimeout = cmp.Or(cfg.HeaderTimeout, headerTimeout)
 	cfg.MaxConns = cmp.Or(cfg.MaxConns, maxConns)
 	cfg.HalfCloseTimeout = cmp.Or(cfg.HalfCloseTimeout, halfCloseTimeout)
+	cfg.RestAfter = cmp.Or(cfg.RestAfter, restAfter)
 	return nil
 }
 

@@ -109,6 +109,9 @@ func egressMain(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	cfg.AccessLog, cfg.Log = access, stderr
+	// Idle, the egress holds only what waiting takes: once at the start,
+	// and after each spell of connections (egress.Config.AtRest).
+	cfg.AtRest = func() { atRest() }
 	return egressServe(cfg, f.listen, stderr)
 }
 
@@ -192,6 +195,7 @@ func egressServe(cfg egress.Config, listen string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "egress: listening on %s\n", ln.Addr())
 		go func() { served <- p.Serve(ln) }()
 	}
+	atRest() // what starting took (an error: the kernel keeps them mapped)
 	for {
 		select {
 		case err := <-served:

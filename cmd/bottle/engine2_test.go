@@ -44,9 +44,9 @@ type engine2 struct {
 	// --iptables=false, adds no rule of its own: without it, containers on
 	// one of its networks could not reach each other.
 	forward []string
-	at     engine.Endpoint // tcp://127.0.0.1:PORT, the client's TLS files
-	cmd    *exec.Cmd
-	exited chan struct{}
+	at      engine.Endpoint // tcp://127.0.0.1:PORT, the client's TLS files
+	cmd     *exec.Cmd
+	exited  chan struct{}
 }
 
 // engine2Pool is the subnet pool for the second daemon's bottles

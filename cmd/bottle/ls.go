@@ -126,10 +126,10 @@ func listBottles(ctx context.Context, root string, now time.Time) ([]lsEntry, er
 	if err != nil {
 		return nil, err
 	}
-	lists := listEngines(ctx, metas)
+	lists, engineOf := listEngines(ctx, metas)
 	entries := make([]lsEntry, 0, len(metas))
 	for _, m := range metas {
-		l := lists[engineKey(m)]
+		l := lists[engineOf(m)]
 		entries = append(entries, describe(l.bySlug[m.Slug], l.err, root, m, now))
 	}
 	return entries, nil
@@ -144,22 +144,26 @@ type engineList struct {
 	err      error
 }
 
-// engineKey is the engine a bottle is on: its recorded address, or ""
-// for a bottle that recorded none (the default engine's).
-func engineKey(m state.Metadata) string { return m.Engine.Host }
-
 // listEngines asks every engine the bottles are on for its bottle
 // containers, all at once: one list per engine, not a call per bottle, and
-// an engine that is slow or down costs its own wait only.
-func listEngines(ctx context.Context, metas []state.Metadata) map[string]*engineList {
+// an engine that is slow or down costs its own wait only. A bottle that
+// recorded no engine is on the default one.
+func listEngines(ctx context.Context, metas []state.Metadata) (map[string]*engineList, func(state.Metadata) string) {
+	byDefault, _ := dockerEngines().Resolve("")
+	key := func(m state.Metadata) string {
+		if m.Engine.Host == "" {
+			return byDefault.Host
+		}
+		return m.Engine.Host
+	}
 	lists := map[string]*engineList{}
 	for _, m := range metas {
-		if _, ok := lists[engineKey(m)]; !ok {
+		if _, ok := lists[key(m)]; !ok {
 			l := &engineList{recorded: m.Engine, at: endpointOf(m.Engine)}
 			if l.at.Host == "" {
-				l.at, _ = dockerEngines().Resolve("")
+				l.at = byDefault
 			}
-			lists[engineKey(m)] = l
+			lists[key(m)] = l
 		}
 	}
 	var wg sync.WaitGroup
@@ -179,7 +183,7 @@ func listEngines(ctx context.Context, metas []state.Metadata) map[string]*engine
 		}()
 	}
 	wg.Wait()
-	return lists
+	return lists, key
 }
 
 // engineWait bounds how long ls waits for one engine's answer.

@@ -57,7 +57,8 @@ func checkInflated(pack []byte, limit int64) error {
 	if int64(count) > int64(len(pack)) {
 		return fmt.Errorf("the pushed pack claims %d objects in %d bytes", count, len(pack))
 	}
-	var total int64
+	bomb := fmt.Errorf("the pushed objects inflate to more than %d bytes (the pack is %d bytes): refused as a pack bomb", limit, len(pack))
+	var total int64 // at most limit: each size is checked against what is left, so the sum cannot wrap
 	for i := uint32(0); i < count; i++ {
 		oh, err := sc.NextObjectHeader()
 		if err != nil {
@@ -73,11 +74,15 @@ func checkInflated(pack []byte, limit int64) error {
 			if err != nil {
 				return fmt.Errorf("the pushed pack is malformed: %v", err)
 			}
-			size += target
+			if target > limit {
+				return bomb
+			}
+			size += target // both below 2^63: a sum past it wraps negative, refused below
 		}
-		if total += size; total > limit || size < 0 {
-			return fmt.Errorf("the pushed objects inflate to more than %d bytes (the pack is %d bytes): refused as a pack bomb", limit, len(pack))
+		if size < 0 || size > limit-total {
+			return bomb
 		}
+		total += size
 	}
 	return nil
 }

@@ -1,0 +1,97 @@
+package gitgate
+
+import (
+	"bytes"
+	"compress/zlib"
+	"crypto/sha1"
+	"encoding/binary"
+	"strings"
+	"testing"
+)
+
+// Attacks on the git gate (attack3): a crafted pack that slips past the
+// pack-bomb bound, and pushed credentials the secret scan did not see.
+
+// packObject is one object of a hand-made pack: its type (1-4 base, 6
+// ofs-delta), the distance back to its base (ofs-delta) and its data
+// before compression.
+type packObject struct {
+	typ  byte
+	back uint64
+	data []byte
+}
+
+// makePack writes a version 2 pack of objs, with its trailing checksum.
+// An ofs-delta's back is a distance in bytes, which the caller knows from
+// the objects before it; small ones (< 128) are one byte.
+func makePack(t *testing.T, objs ...packObject) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	b.WriteString("PACK")
+	binary.Write(&b, binary.BigEndian, uint32(2))
+	binary.Write(&b, binary.BigEndian, uint32(len(objs)))
+	for _, o := range objs {
+		size := uint64(len(o.data))
+		c := o.typ<<4 | byte(size&0x0f)
+		size >>= 4
+		for size > 0 {
+			b.WriteByte(c | 0x80)
+			c = byte(size & 0x7f)
+			size >>= 7
+		}
+		b.WriteByte(c)
+		if o.typ == 6 {
+			if o.back >= 128 {
+				t.Fatal("makePack writes one-byte offsets only")
+			}
+			b.WriteByte(byte(o.back))
+		}
+		zw := zlib.NewWriter(&b)
+		zw.Write(o.data)
+		zw.Close()
+	}
+	sum := sha1.Sum(b.Bytes())
+	b.Write(sum[:])
+	return b.Bytes()
+}
+
+// varint is git's little-endian base-128 number of a delta's header.
+func varint(n uint64) []byte {
+	var out []byte
+	for {
+		c := byte(n & 0x7f)
+		n >>= 7
+		if n == 0 {
+			return append(out, c)
+		}
+		out = append(out, c|0x80)
+	}
+}
+
+// A delta that claims a result of nearly 2^63 bytes made the running total
+// of checkInflated wrap negative, and every object after it (here a megabyte
+// of zeros that compresses to a kilobyte, a pack bomb) then passed the bound:
+// go-git inflates base objects into memory before it resolves (and refuses)
+// the lying delta.
+func TestPackBombPastOverflow(t *testing.T) {
+	base := packObject{typ: 3, data: []byte("a")}
+	first := makePack(t, base)
+	liar := packObject{typ: 6, back: uint64(len(first) - 12 - 20), // from the liar back to the base
+		data: append(append(varint(1), varint(1<<63-1-12)...), 0x01, 'b')}
+	bomb := packObject{typ: 3, data: make([]byte, 1<<20)}
+	pack := makePack(t, base, liar, bomb)
+	if len(pack) > 4096 {
+		t.Fatalf("the bomb pack is %d bytes; it should be small", len(pack))
+	}
+	err := checkInflated(pack, 64<<10)
+	if err == nil || !strings.Contains(err.Error(), "pack bomb") {
+		t.Fatalf("checkInflated(%d-byte pack that inflates past 1 MiB, limit 64 KiB) = %v, want a pack bomb refusal", len(pack), err)
+	}
+	// And the honest bound still holds without the liar.
+	if err := checkInflated(makePack(t, base, bomb), 64<<10); err == nil {
+		t.Fatal("the bomb alone passed")
+	}
+	if err := checkInflated(makePack(t, base), 64<<10); err != nil {
+		t.Fatalf("a one-byte blob: %v", err)
+	}
+}

@@ -95,3 +95,30 @@ func TestPackBombPastOverflow(t *testing.T) {
 		t.Fatalf("a one-byte blob: %v", err)
 	}
 }
+
+// The agent wrote the credential and the agent chose how it looks: gitleaks'
+// inline "gitleaks:allow" marker (meant for a person vouching for a test
+// fixture) let it through, and so did a commit message, which the scan never
+// read.
+func TestScanEvasions(t *testing.T) {
+	secret := "ghp_" + "R4nd0mL00k1ngT0k3nF0rT3st1ngGate0123"
+	for _, tc := range []struct {
+		name, file, content, message, want string
+	}{
+		{"inline allow", "config/deploy.env", "REGION=eu-west-1\nGITHUB_TOKEN=" + secret + " # gitleaks:allow\n", "add config",
+			"config/deploy.env:2"},
+		{"commit message", "notes.txt", "nothing here\n", "use the token\n\nGITHUB_TOKEN=" + secret + "\n",
+			"message of commit "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := newWorld(t, originPolicy(""))
+			clone := w.clone("agent", 2)
+			w.commit(clone, tc.file, tc.content, tc.message)
+			out := w.gitFails(clone, "push", "origin", "HEAD:refs/heads/agent/leak")
+			refused(t, w, out, tc.want, map[string]string{"refs/heads/agent/leak": ""})
+			if strings.Contains(out, secret) || strings.Contains(w.records.String(), secret) {
+				t.Errorf("the secret was echoed:\n%s\n%s", out, w.records)
+			}
+		})
+	}
+}

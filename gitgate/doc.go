@@ -22,8 +22,10 @@
 // force (non-fast-forward). A fast-forward is proven by walking the
 // parents of the new commit through the pushed pack until the old one is
 // reached; if the walk leaves the pack first, the update is treated as a
-// force push. With scan on, the blobs the pack adds are scanned for
-// credentials with gitleaks' default rules; a hit names the file, line and
+// force push. With scan on, the blobs the pack adds and the messages of
+// the commits and tags it adds are scanned for credentials with gitleaks'
+// default rules (an inline "gitleaks:allow" is not honoured: the agent
+// wrote it); a hit names the file (or "message of commit ID"), line and
 // rule, never the secret. If any ref is refused, nothing is sent upstream
 // and the agent's git prints the reason (`remote: bottle git gate: ...`
 // and ` ! [remote rejected] ... (reason)`). Otherwise the same updates and
@@ -42,6 +44,9 @@
 // upstream already has, such as moving a branch to another branch's
 // tip, is refused as a force push unless force is allowed); secrets in
 // blobs the upstream already has, or spread over several files, or in
-// forms gitleaks' rules do not know; and anything outside git (the egress
+// forms gitleaks' rules do not know, or in blobs the scan skips: over 10
+// MiB, binary (a NUL in the first 8000 bytes), or at a path gitleaks'
+// global allowlist leaves out (images, fonts, .pdf, .bin, .exe, go.sum,
+// lockfiles, node_modules/, vendor/...); and anything outside git (the egress
 // governs that).
 package gitgate

@@ -46,17 +46,24 @@ func (s *secretScanner) init() error {
 		// reports findings itself, without the secret.
 		logging.Logger = logging.Logger.Output(io.Discard)
 		s.detector, s.err = detect.NewDetectorDefaultConfig()
+		if s.err == nil {
+			// The agent writes what is pushed: its own "gitleaks:allow"
+			// on a line vouches for nothing.
+			s.detector.IgnoreGitleaksAllow = true
+		}
 	})
 	return s.err
 }
 
 // scan returns the hits in the blobs the pack adds, named by the path they
-// have in the pushed commits' trees, sorted by path and line.
+// have in the pushed commits' trees, and in the messages of the commits
+// and tags it adds ("message of commit 1234abcd"), sorted by path and line.
 func (s *secretScanner) scan(p *pushedPack) ([]scanHit, error) {
 	if err := s.init(); err != nil {
 		return nil, fmt.Errorf("the secret scanner did not start: %v", err)
 	}
 	blobs := map[plumbing.Hash]string{}
+	messages := map[string]string{} // what is scanned: a commit's or tag's message, by its name
 	iter, err := p.store.IterEncodedObjects(plumbing.CommitObject)
 	if err != nil {
 		return nil, err
@@ -66,7 +73,23 @@ func (s *secretScanner) scan(p *pushedPack) ([]scanHit, error) {
 		if err != nil {
 			return err
 		}
+		messages["message of commit "+c.Hash.String()[:12]] = c.Message
 		p.addedBlobs(c.TreeHash, "", blobs, map[plumbing.Hash]bool{})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	tags, err := p.store.IterEncodedObjects(plumbing.TagObject)
+	if err != nil {
+		return nil, err
+	}
+	err = tags.ForEach(func(o plumbing.EncodedObject) error {
+		tag, err := object.DecodeTag(p.store, o)
+		if err != nil {
+			return err
+		}
+		messages["message of tag "+tag.Name] = tag.Message
 		return nil
 	})
 	if err != nil {
@@ -75,14 +98,18 @@ func (s *secretScanner) scan(p *pushedPack) ([]scanHit, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var hits []scanHit
-	for h, name := range blobs {
-		content, ok := p.blob(h)
-		if !ok {
-			continue
-		}
-		for _, f := range s.detector.Detect(detect.Fragment{Raw: string(content), FilePath: name}) {
+	check := func(name, content string) {
+		for _, f := range s.detector.Detect(detect.Fragment{Raw: content, FilePath: name}) {
 			hits = append(hits, scanHit{Path: name, Line: f.StartLine + 1, Rule: f.RuleID})
 		}
+	}
+	for h, name := range blobs {
+		if content, ok := p.blob(h); ok {
+			check(name, string(content))
+		}
+	}
+	for name, message := range messages {
+		check(name, message)
 	}
 	sort.Slice(hits, func(i, j int) bool {
 		if hits[i].Path != hits[j].Path {

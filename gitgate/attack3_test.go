@@ -5,6 +5,9 @@ import (
 	"compress/zlib"
 	"crypto/sha1"
 	"encoding/binary"
+	"io"
+	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -120,5 +123,39 @@ func TestScanEvasions(t *testing.T) {
 				t.Errorf("the secret was echoed:\n%s\n%s", out, w.records)
 			}
 		})
+	}
+}
+
+// With fetch: false the agent may not read the upstream, yet the push
+// advertisement (info/refs?service=git-receive-pack) listed every ref of it
+// and the commit each points at. It now lists only the refs the agent may
+// push, which is all git needs to push them.
+func TestNoFetchHidesRefs(t *testing.T) {
+	w := newWorld(t, originPolicy("    fetch: false\n"))
+	main := w.upstreamRef("refs/heads/main")
+	advert := func() string {
+		resp, err := http.Get(w.gateURL + "/origin/info/refs?service=git-receive-pack")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if a := advert(); strings.Contains(a, "refs/heads/main") || strings.Contains(a, main) {
+		t.Errorf("with fetch: false the push advertisement shows the upstream's main:\n%q", a)
+	}
+	// The agent still pushes its own branch, and fast-forwards it.
+	work := filepath.Join(w.dir, "work")
+	w.git(w.dir, "init", "-q", "-b", "agent/x", work)
+	one := w.commit(work, "a.txt", "one\n", "one")
+	w.git(work, "push", "-q", w.gateURL+"/origin", "agent/x")
+	two := w.commit(work, "b.txt", "two\n", "two")
+	w.git(work, "push", "-q", w.gateURL+"/origin", "agent/x")
+	if got := w.upstreamRef("refs/heads/agent/x"); got != two || one == two {
+		t.Fatalf("upstream agent/x = %q, want %s", got, two)
+	}
+	if a := advert(); !strings.Contains(a, two+" refs/heads/agent/x") {
+		t.Errorf("the advertisement lacks the agent's own branch:\n%q", a)
 	}
 }

@@ -31,8 +31,9 @@ const (
 )
 
 // advertisePush answers info/refs?service=git-receive-pack with the
-// upstream's refs and the gate's capabilities (no-thin: every delta of
-// the agent's pack resolves inside it, so the gate can read it all).
+// upstream's refs (with fetch: false, only those the agent may push) and
+// the gate's capabilities (no-thin: every delta of the agent's pack
+// resolves inside it, so the gate can read it all).
 func (g *Gate) advertisePush(w http.ResponseWriter, r *http.Request, remote *policy.Remote) {
 	if len(remote.Push) == 0 {
 		reason := fmt.Sprintf("pushes to %s are not allowed (its push list is empty)", remote.Name)
@@ -59,6 +60,16 @@ func (g *Gate) advertisePush(w http.ResponseWriter, r *http.Request, remote *pol
 	out := packp.NewAdvRefs()
 	out.Prefix = [][]byte{[]byte("# service=git-receive-pack"), []byte{}}
 	out.References = ar.References
+	if !remote.Fetch {
+		// Not allowed to read the upstream: only the refs it may push,
+		// all git needs to push them, and not what the others point at.
+		out.References = map[string]plumbing.Hash{}
+		for name, h := range ar.References {
+			if remote.MatchPush(name) {
+				out.References[name] = h
+			}
+		}
+	}
 	for _, c := range []capability.Capability{capability.ReportStatus, capability.DeleteRefs, capability.Sideband64k, capability.Quiet, capability.OFSDelta, "no-thin"} {
 		_ = out.Capabilities.Add(c)
 	}

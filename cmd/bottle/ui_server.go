@@ -1,8 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"html/template"
 	"io/fs"
 	"maps"
@@ -31,9 +34,25 @@ var uiPages = template.Must(template.New("").Funcs(template.FuncMap{
 	"orAll":    orAll,
 	"lines":    func(s string) []string { return strings.Split(strings.TrimSuffix(s, "\n"), "\n") },
 	"dict":     dict,
+	"asset":    func(name string) string { return "/static/" + name + "?v=" + assetVersion },
 	"stamp":    stamp,
 	"when":     func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
 }).ParseFS(uiFiles, "ui/*.html"))
+
+// assetVersion names this binary's stylesheet and script in their URLs,
+// so a browser may keep them (they change only with the binary).
+var assetVersion = func() string {
+	h := sha256.New()
+	fs.WalkDir(uiFiles, "ui/static", func(path string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, _ := uiFiles.ReadFile(path)
+			h.Write([]byte(path))
+			h.Write(b)
+		}
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil))[:12]
+}()
 
 type uiServer struct {
 	root  string
@@ -69,7 +88,10 @@ func (s *uiServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if strings.HasPrefix(r.URL.Path, "/static/") && r.Method == http.MethodGet {
-		s.mux.ServeHTTP(w, r) // the stylesheet and script are the same for everyone
+		// The stylesheet and script are the same for everyone and change
+		// only with the binary (their URLs carry assetVersion).
+		w.Header().Set("Cache-Control", "max-age=86400, immutable")
+		s.mux.ServeHTTP(w, r)
 		return
 	}
 	if r.URL.Query().Has("token") {
@@ -116,7 +138,6 @@ type bottleRow struct {
 	Routes   int
 	Pending  int
 	Stopped  bool
-	Engine   string // the engine it runs on, when its metadata says
 }
 
 func (s *uiServer) bottlesPage(w http.ResponseWriter, r *http.Request) {
@@ -186,7 +207,11 @@ func (s *uiServer) bottleAction(w http.ResponseWriter, r *http.Request) {
 	}
 	meta, _ := state.Read(s.root, slug)
 	stop := []string{"run", "--state", s.root, "stop", "slug=" + slug}
-	start := []string{"run", "--state", s.root, "start", "name=" + meta.Name}
+	start := []string{"run", "--state", s.root}
+	if at := cmp.Or(meta.Engine.Name, meta.Engine.Host); at != "" {
+		start = append(start, "--engine", at) // where it was started before
+	}
+	start = append(start, "start", "name="+meta.Name)
 	if meta.Manifest.Path != "" {
 		start = append(start, "manifest="+meta.Manifest.Path)
 	}

@@ -59,11 +59,14 @@ func (s *uiServer) bottleView(ctx context.Context, slug string, denied bool) (bo
 		return v, err
 	}
 	v.Meta = meta
+	// The engine's answer is a round trip: the files are read meanwhile.
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	cs, engErr := bottleContainers(ctx, meta.Engine) // the engine the bottle is on
-	v.Entry = describe(cs, engErr, s.root, meta, time.Now())
-	v.Stopped = strings.HasPrefix(v.Entry.Status, state.Stopped)
+	live := make(chan lsEntry, 1)
+	go func() {
+		cs, engErr := bottleContainers(ctx, meta.Engine) // the engine the bottle is on
+		live <- describe(cs, engErr, s.root, meta, time.Now())
+	}()
 	if rs, err := allRequests(s.root, slug); err == nil {
 		for _, q := range rs {
 			if q.Status == "pending" {
@@ -77,6 +80,8 @@ func (s *uiServer) bottleView(ctx context.Context, slug string, denied bool) (bo
 		v.RoutesErr = err.Error()
 	}
 	v.History = recentAudit(filepath.Join(s.stateDir(slug), "audit.jsonl"))
+	v.Entry = <-live
+	v.Stopped = strings.HasPrefix(v.Entry.Status, state.Stopped)
 	return v, nil
 }
 

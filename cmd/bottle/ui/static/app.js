@@ -57,7 +57,9 @@ function watchJob(pre) {
   });
 }
 
-document.addEventListener("DOMContentLoaded", () => {
+// The streams open after the page has loaded (they are not part of it);
+// what happened in between comes first, from the offset the page gives.
+window.addEventListener("load", () => {
   const table = document.getElementById("decision-table");
   if (table) watchDecisions(table);
   const pre = document.getElementById("job-lines");

@@ -5,6 +5,7 @@ import (
 	"compress/zlib"
 	"crypto/sha1"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -157,5 +158,50 @@ func TestNoFetchHidesRefs(t *testing.T) {
 	}
 	if a := advert(); !strings.Contains(a, two+" refs/heads/agent/x") {
 		t.Errorf("the advertisement lacks the agent's own branch:\n%q", a)
+	}
+}
+
+// A pack may carry objects no pushed tree names: git's receive-pack keeps
+// them, and a host that serves objects by id (GitHub's git data API) hands
+// them out. The scan looked only at blobs named by the pack's trees, so a
+// credential in a loose blob went upstream unread. Here the push is made
+// by hand: a clean commit for agent/x plus a blob nothing points at.
+func TestScanLooseBlob(t *testing.T) {
+	w := newWorld(t, originPolicy(""))
+	clone := w.clone("agent", 2)
+	head := w.commit(clone, "clean.txt", "nothing to see\n", "clean")
+	secret := "ghp_" + "R4nd0mL00k1ngT0k3nF0rT3st1ngGate0123"
+	w.write(filepath.Join(clone, "loose"), "GITHUB_TOKEN="+secret+"\n")
+	loose := strings.TrimSpace(w.git(clone, "hash-object", "-w", "loose"))
+	objects := w.git(clone, "rev-list", "--objects", "HEAD", "^origin/main")
+	var ids []string
+	for _, l := range strings.Split(strings.TrimSpace(objects), "\n") {
+		ids = append(ids, strings.Fields(l)[0])
+	}
+	cmd := w.gitCmd(clone, "pack-objects", "--stdout", "-q")
+	cmd.Stdin = strings.NewReader(strings.Join(append(ids, loose), "\n") + "\n")
+	pack, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.Repeat("0", 40) + " " + head + " refs/heads/agent/x\x00report-status side-band-64k\n"
+	body := fmt.Sprintf("%04x%s0000%s", len(line)+4, line, pack)
+	resp, err := http.Post(w.gateURL+"/origin/git-receive-pack", "application/x-git-receive-pack-request", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(answer), "looks like a credential: blob "+loose[:12]) {
+		t.Errorf("the gate answered:\n%q\nwant the loose blob refused", answer)
+	}
+	if got := w.upstreamRef("refs/heads/agent/x"); got != "" {
+		t.Errorf("upstream agent/x = %s: the push went through", got)
+	}
+	if strings.Contains(string(answer), secret) {
+		t.Error("the answer echoes the secret")
+	}
+	if out, err := w.gitCmd(w.dir, "--git-dir", w.bare, "cat-file", "-p", loose).CombinedOutput(); err == nil {
+		t.Errorf("the upstream holds the loose blob: %s", out)
 	}
 }

@@ -22,7 +22,8 @@
 // force (non-fast-forward). A fast-forward is proven by walking the
 // parents of the new commit through the pushed pack until the old one is
 // reached; if the walk leaves the pack first, the update is treated as a
-// force push. With scan on, the blobs the pack adds and the messages of
+// force push. With scan on, every blob the pack adds (named by its path in
+// the pushed trees, or by its id when no tree names it) and the messages of
 // the commits and tags it adds are scanned for credentials with gitleaks'
 // default rules (an inline "gitleaks:allow" is not honoured: the agent
 // wrote it); a hit names the file (or "message of commit ID"), line and

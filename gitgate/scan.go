@@ -56,7 +56,8 @@ func (s *secretScanner) init() error {
 }
 
 // scan returns the hits in the blobs the pack adds, named by the path they
-// have in the pushed commits' trees, and in the messages of the commits
+// have in the pushed commits' trees (a blob no tree names by its id), and
+// in the messages of the commits
 // and tags it adds ("message of commit 1234abcd"), sorted by path and line.
 func (s *secretScanner) scan(p *pushedPack) ([]scanHit, error) {
 	if err := s.init(); err != nil {
@@ -103,11 +104,22 @@ func (s *secretScanner) scan(p *pushedPack) ([]scanHit, error) {
 			hits = append(hits, scanHit{Path: name, Line: f.StartLine + 1, Rule: f.RuleID})
 		}
 	}
-	for h, name := range blobs {
-		if content, ok := p.blob(h); ok {
+	// Every blob of the pack, named or not: git keeps a blob no pushed tree
+	// names, and a host that serves objects by id hands it out.
+	all, err := p.store.IterEncodedObjects(plumbing.BlobObject)
+	if err != nil {
+		return nil, err
+	}
+	_ = all.ForEach(func(o plumbing.EncodedObject) error {
+		name, ok := blobs[o.Hash()]
+		if !ok {
+			name = "blob " + o.Hash().String()[:12] + " (named by no pushed tree)"
+		}
+		if content, ok := p.blob(o.Hash()); ok {
 			check(name, string(content))
 		}
-	}
+		return nil
+	})
 	for name, message := range messages {
 		check(name, message)
 	}

@@ -225,3 +225,25 @@ func TestReload(t *testing.T) {
 		t.Error("a cut policy file was taken")
 	}
 }
+
+// An agent with many commits of its own fetches: the gate answers its
+// first round of haves as ready and the upstream sends what is new.
+func TestFetchManyHaves(t *testing.T) {
+	for _, v := range []string{"0", "2"} {
+		t.Run("v"+v, func(t *testing.T) {
+			w := newWorld(t, originPolicy(""))
+			clone := w.clone("agent", 2)
+			for i := range 60 {
+				w.commit(clone, "local.txt", fmt.Sprintf("%d\n", i), "local")
+			}
+			seed := filepath.Join(w.dir, "seed")
+			want := w.commit(seed, "NEWS", "new\n", "upstream moves")
+			w.git(seed, "push", "-q", w.bare, "main")
+			w.git(clone, "-c", "protocol.version="+v, "fetch", "-q", "origin")
+			if got := strings.TrimSpace(w.git(clone, "rev-parse", "origin/main")); got != want {
+				t.Errorf("origin/main = %s, want %s", got, want)
+			}
+			w.git(clone, "fsck", "--no-progress")
+		})
+	}
+}

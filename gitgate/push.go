@@ -240,13 +240,20 @@ func (g *Gate) reportRefusal(w http.ResponseWriter, p *push) {
 			status = oneLine(why.Reason)
 			messages = append(messages, fmt.Sprintf("bottle git gate: %s: %s; %s", printableRef(c.Name), oneLine(why.Reason), hintFor(why.Rule)))
 		}
-		rs.CommandStatuses = append(rs.CommandStatuses, &packp.CommandStatus{ReferenceName: c.Name, Status: status})
+		// A name with control characters (only a hostile client sends one)
+		// goes back with them replaced, as everything the gate writes.
+		rs.CommandStatuses = append(rs.CommandStatuses, &packp.CommandStatus{ReferenceName: plumbing.ReferenceName(printableRef(c.Name)), Status: status})
 	}
 	g.report(w, p.req.Capabilities, rs, messages)
 }
 
 func printableRef(n plumbing.ReferenceName) string {
-	return oneLine(string(n))
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r == 0x7f {
+			return '?'
+		}
+		return r
+	}, string(n))
 }
 
 func hintFor(rule string) string {

@@ -5,9 +5,8 @@
 // test images use it as the upstream.
 //
 // It speaks git's protocol v0 only (go-git's server does not do v2, side-band
-// or multi_ack), which every git client and the gate fall back to. Haves the
-// repository does not hold are dropped before go-git sees them (go-git fails
-// on them; git's own upload-pack ignores them).
+// or multi_ack), which every git client and the gate fall back to. Fetches
+// are answered by sendPack, go-git's upload-pack without its delta search.
 package gitserver
 
 import (
@@ -27,7 +26,11 @@ import (
 	gliderssh "github.com/gliderlabs/ssh"
 	"github.com/go-git/go-billy/v5/osfs"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/format/packfile"
+	"github.com/go-git/go-git/v5/plumbing/format/pktline"
 	"github.com/go-git/go-git/v5/plumbing/protocol/packp"
+	"github.com/go-git/go-git/v5/plumbing/revlist"
+	"github.com/go-git/go-git/v5/plumbing/storer"
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	"github.com/go-git/go-git/v5/plumbing/transport/server"
 	gossh "golang.org/x/crypto/ssh"
@@ -190,30 +193,68 @@ func (s *Server) uploadPack(ctx context.Context, up transport.UploadPackSession,
 		}
 		return err
 	}
-	if err := s.dropUnknownHaves(ep, req); err != nil {
+	// go-git's decoder stops at the flush after the wants: the haves and
+	// done are read here (go-git's own server never reads them, and so
+	// closes while a client is still sending).
+	if err := readHaves(sess, sess, req); err != nil {
 		return err
 	}
-	resp, err := up.UploadPack(ctx, req)
-	if err != nil {
-		return err
-	}
-	defer resp.Close()
-	return resp.Encode(sess)
-}
-
-func (s *Server) dropUnknownHaves(ep *transport.Endpoint, req *packp.UploadPackRequest) error {
 	st, err := s.loader.Load(ep)
 	if err != nil {
 		return err
 	}
-	var known []plumbing.Hash
-	for _, h := range req.Haves {
-		if st.HasEncodedObject(h) == nil {
-			known = append(known, h)
+	return sendPack(sess, st, req)
+}
+
+// readHaves reads have lines until done (or the end), answering each
+// flush with NAK as git's upload-pack does without multi_ack: this server
+// acknowledges nothing, and still leaves out of the pack what the haves
+// it holds reach.
+func readHaves(r io.Reader, w io.Writer, req *packp.UploadPackRequest) error {
+	sc := pktline.NewScanner(r)
+	for sc.Scan() {
+		line := strings.TrimSuffix(string(sc.Bytes()), "\n")
+		switch {
+		case line == "":
+			if err := pktline.NewEncoder(w).EncodeString("NAK\n"); err != nil {
+				return err
+			}
+		case line == "done":
+			return nil
+		case strings.HasPrefix(line, "have ") && plumbing.IsHash(line[5:]):
+			req.Haves = append(req.Haves, plumbing.NewHash(line[5:]))
+		default:
+			return fmt.Errorf("unexpected %q among the haves", line)
 		}
 	}
-	req.Haves = known
-	return nil
+	return sc.Err()
+}
+
+// sendPack answers an upload request's done: NAK and a pack of what the wants
+// reach and the haves do not. It is go-git's upload-pack with two changes:
+// haves the repository lacks are dropped (go-git fails on them; git ignores
+// them), and objects are not deltified (go-git's delta search takes minutes
+// on a 50 MB repository; git's own upload-pack reuses stored deltas).
+func sendPack(w io.Writer, st storer.Storer, req *packp.UploadPackRequest) error {
+	var haves []plumbing.Hash
+	for _, h := range req.Haves {
+		if st.HasEncodedObject(h) == nil {
+			haves = append(haves, h)
+		}
+	}
+	have, err := revlist.Objects(st, haves, nil)
+	if err != nil {
+		return err
+	}
+	objs, err := revlist.Objects(st, req.Wants, have)
+	if err != nil {
+		return err
+	}
+	if err := pktline.NewEncoder(w).EncodeString("NAK\n"); err != nil {
+		return err
+	}
+	_, err = packfile.NewEncoder(w, st, false).Encode(objs, 0)
+	return err
 }
 
 func receivePack(ctx context.Context, rp transport.ReceivePackSession, sess gliderssh.Session) error {

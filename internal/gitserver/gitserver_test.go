@@ -125,3 +125,40 @@ func TestRefusals(t *testing.T) {
 	}
 	var _ gossh.PublicKey = s.HostKey
 }
+
+// A fetch with many haves: git sends them in rounds with flushes and
+// waits for a NAK after each, which the server must send.
+func TestFetchManyHaves(t *testing.T) {
+	s, sshCmd, dir := start(t)
+	_, port, _ := strings.Cut(s.Addr, ":")
+	url := "ssh://git@127.0.0.1:" + port + "/app.git"
+	work := filepath.Join(dir, "work")
+	run(t, dir, "git", "init", "-q", "-b", "main", work)
+	os.WriteFile(filepath.Join(work, "a.txt"), []byte("a\n"), 0o644)
+	run(t, work, "git", "add", ".")
+	run(t, work, "git", "commit", "-qm", "base")
+	if out, err := gitCmd(work, sshCmd, "git", "push", url, "main").CombinedOutput(); err != nil {
+		t.Fatalf("push: %v\n%s", err, out)
+	}
+	clone := filepath.Join(dir, "clone")
+	if out, err := gitCmd(dir, sshCmd, "git", "clone", "-q", url, clone).CombinedOutput(); err != nil {
+		t.Fatalf("clone: %v\n%s", err, out)
+	}
+	for i := range 80 {
+		run(t, clone, "git", "commit", "-q", "--allow-empty", "-m", "local "+string(rune('a'+i%26)))
+	}
+	os.WriteFile(filepath.Join(work, "b.txt"), []byte("b\n"), 0o644)
+	run(t, work, "git", "add", ".")
+	run(t, work, "git", "commit", "-qm", "upstream moves")
+	if out, err := gitCmd(work, sshCmd, "git", "push", url, "main").CombinedOutput(); err != nil {
+		t.Fatalf("push 2: %v\n%s", err, out)
+	}
+	cmd := gitCmd(clone, sshCmd, "git", "-c", "protocol.version=0", "fetch", "-q", "origin")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("fetch with 80 local commits: %v\n%s", err, out)
+	}
+	want := strings.TrimSpace(run(t, work, "git", "rev-parse", "HEAD"))
+	if got := strings.TrimSpace(run(t, clone, "git", "rev-parse", "origin/main")); got != want {
+		t.Errorf("origin/main = %s, want %s", got, want)
+	}
+}

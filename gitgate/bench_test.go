@@ -1,0 +1,135 @@
+package gitgate
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/bottle-sh/bottle/internal/gitserver"
+)
+
+// benchWorld is a ~50 MB repository (100 files of 512 KiB of random hex,
+// so the secret scan reads text) served by internal/gitserver over SSH on
+// loopback, and the gate in front of it.
+type benchWorld struct {
+	dir, sshCmd, direct, gate, bare string
+}
+
+func newBenchWorld(b *testing.B) *benchWorld {
+	needGit(b)
+	if _, err := exec.LookPath("ssh"); err != nil {
+		b.Skip("no ssh client for the direct comparison")
+	}
+	bw := &benchWorld{dir: b.TempDir()}
+	root := filepath.Join(bw.dir, "upstream")
+	bw.bare = filepath.Join(root, "app.git")
+	run := func(dir string, args ...string) {
+		cmd := exec.Command("git", args...)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=b", "GIT_AUTHOR_EMAIL=b@b", "GIT_COMMITTER_NAME=b", "GIT_COMMITTER_EMAIL=b@b")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	seed := filepath.Join(bw.dir, "seed")
+	run(bw.dir, "init", "-q", "-b", "main", seed)
+	chunk := make([]byte, 256<<10)
+	for i := range 100 {
+		rand.Read(chunk)
+		if err := os.WriteFile(filepath.Join(seed, fmt.Sprintf("data%03d.txt", i)), []byte(hex.EncodeToString(chunk)), 0o644); err != nil {
+			b.Fatal(err)
+		}
+	}
+	run(seed, "add", ".")
+	run(seed, "commit", "-q", "-m", "50 MB")
+	run(bw.dir, "init", "-q", "--bare", "-b", "main", bw.bare)
+	run(seed, "push", "-q", bw.bare, "main")
+
+	hostKey, _, _ := gitserver.GenerateKey()
+	client, clientPEM, _ := gitserver.GenerateKey()
+	srv, err := gitserver.Start(gitserver.Config{Root: root, Authorized: client.PublicKey(), HostKey: hostKey})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { srv.Close() })
+	key, known := filepath.Join(bw.dir, "key"), filepath.Join(bw.dir, "known_hosts")
+	os.WriteFile(key, clientPEM, 0o600)
+	os.WriteFile(known, []byte(srv.KnownHosts()+"\n"), 0o600)
+	_, port, _ := net.SplitHostPort(srv.Addr)
+	bw.direct = "ssh://git@127.0.0.1:" + port
+	bw.sshCmd = "ssh -F /dev/null -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=" + known + " -i " + key
+	pol := filepath.Join(bw.dir, "policy.yaml")
+	os.WriteFile(pol, []byte(fmt.Sprintf("remotes:\n  - name: origin\n    url: %s/app.git\n    push: [\"refs/heads/**\"]\n    force: true\n    max_push: 200MiB\n  - name: target\n    url: %s/target.git\n    push: [\"refs/heads/**\"]\n    max_push: 200MiB\n", bw.direct, bw.direct)), 0o600)
+	g, err := New(Config{PolicyFile: pol, KeyFile: key, KnownHostsFile: known})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	go g.Serve(ln)
+	bw.gate = "http://" + ln.Addr().String()
+	return bw
+}
+
+func (bw *benchWorld) git(b *testing.B, dir string, args ...string) {
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GIT_SSH_COMMAND="+bw.sshCmd, "GIT_CONFIG_NOSYSTEM=1", "HOME="+bw.dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+}
+
+// BenchmarkClone clones the repository straight from the SSH server and
+// through the gate (git smart HTTP to the gate, SSH from it).
+func BenchmarkClone(b *testing.B) {
+	bw := newBenchWorld(b)
+	for _, tc := range []struct{ name, url string }{
+		{"direct-ssh", bw.direct + "/app.git"},
+		{"gate", bw.gate + "/origin"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(50 << 20)
+			for i := range b.N {
+				dir := filepath.Join(bw.dir, fmt.Sprintf("clone-%s-%d", tc.name, i))
+				bw.git(b, bw.dir, "clone", "-q", tc.url, dir)
+				b.StopTimer()
+				os.RemoveAll(dir)
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+// BenchmarkPush pushes the whole repository into an empty upstream
+// repository, straight and through the gate (which reads the pack, proves
+// nothing needs proving for a new ref, scans the blobs and forwards it).
+func BenchmarkPush(b *testing.B) {
+	bw := newBenchWorld(b)
+	work := filepath.Join(bw.dir, "work")
+	bw.git(b, bw.dir, "clone", "-q", bw.direct+"/app.git", work)
+	target := filepath.Join(bw.dir, "upstream", "target.git")
+	for _, tc := range []struct{ name, url string }{
+		{"direct-ssh", bw.direct + "/target.git"},
+		{"gate", bw.gate + "/target"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.SetBytes(50 << 20)
+			for range b.N {
+				b.StopTimer()
+				os.RemoveAll(target)
+				bw.git(b, bw.dir, "init", "-q", "--bare", "-b", "main", target)
+				b.StartTimer()
+				bw.git(b, work, "push", "-q", tc.url, "main")
+			}
+		})
+	}
+}

@@ -240,3 +240,37 @@ func TestUIAnswerChecksTheRequest(t *testing.T) {
 		t.Errorf("deny of an unknown request: %d, want 404 naming it:\n%s", code, body)
 	}
 }
+
+func TestUIListenRefusesBadAddress(t *testing.T) {
+	for _, args := range [][]string{{"--listen", "nonsense"}, {"--listen", "127.0.0.1"}, {"extra"}} {
+		var out, errs strings.Builder
+		if code := bottleMain(append([]string{"ui"}, args...), &out, &errs); code != exitUsage {
+			t.Errorf("bottle ui %v: exit %d, want %d\n%s", args, code, exitUsage, errs.String())
+		}
+		if strings.Contains(out.String(), "token=") {
+			t.Errorf("bottle ui %v printed a token though it did not start", args)
+		}
+	}
+}
+
+// Which Host headers name the server, by what it listens on.
+func TestUIHostNames(t *testing.T) {
+	for _, tc := range []struct {
+		addr, host string
+		ok         map[string]bool
+	}{
+		{"127.0.0.1:8080", "127.0.0.1", map[string]bool{"127.0.0.1:8080": true, "localhost:8080": true, "[::1]:8080": true,
+			"127.0.0.1:8081": false, "evil.example:8080": false, "localhost.evil.example:8080": false, "10.0.0.1:8080": false}},
+		{"0.0.0.0:8080", "0.0.0.0", map[string]bool{"10.1.2.3:8080": true, "[fd00::1]:8080": true,
+			"10.1.2.3:9999": false, "evil.example:8080": false, "rebind.example:8080": false}},
+		{"192.168.1.5:8080", "192.168.1.5", map[string]bool{"192.168.1.5:8080": true, "10.1.2.3:8080": false, "evil.example:8080": false}},
+		{"my.host:8080", "my.host", map[string]bool{"my.host:8080": true, "evil.example:8080": false}},
+	} {
+		g := newGuard(tc.addr, tc.host, "t")
+		for host, want := range tc.ok {
+			if got := g.hostOK(host); got != want {
+				t.Errorf("listening on %s: Host %s accepted=%v, want %v", tc.addr, host, got, want)
+			}
+		}
+	}
+}

@@ -23,7 +23,7 @@ import (
 func init() {
 	register(command{
 		name:    "doctor",
-		usage:   "doctor [--json] [--state DIR]",
+		usage:   "doctor [--json] [--engine NAME] [--state DIR]",
 		summary: "check that this host can run bottles: one line per need, with the fix",
 		order:   5,
 		run:     runDoctor,
@@ -52,8 +52,9 @@ func runDoctor(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "write the findings as one JSON object")
 	state := fs.String("state", "", "state root `DIR` to check (default $BOTTLE_STATE_DIR, $XDG_STATE_HOME/bottle, ~/.local/state/bottle)")
+	engineRef := fs.String("engine", "", "check the Docker engine `NAME` (a context or an address) instead of the default one")
 	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), `Usage: bottle doctor [--json] [--state DIR]
+		fmt.Fprint(fs.Output(), `Usage: bottle doctor [--json] [--engine NAME] [--state DIR]
 
 Check each thing bottle needs from this host, one line each: ok, warn (bottles
 start, with something missing) or fail (no bottle can start), with the fix.
@@ -72,7 +73,7 @@ Flags:
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	findings := diagnose(ctx, *state)
+	findings := diagnose(ctx, *engineRef, *state)
 	ok := !slices.ContainsFunc(findings, func(f finding) bool { return f.Status == statusFail })
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
@@ -102,16 +103,21 @@ Flags:
 }
 
 // diagnose runs every check, in the order a start needs them.
-func diagnose(ctx context.Context, stateFlag string) []finding {
+func diagnose(ctx context.Context, engineRef, stateFlag string) []finding {
 	var out []finding
-	out = append(out, checkDaemon(ctx)...)
+	out = append(out, checkDaemon(ctx, engineRef)...)
 	out = append(out, checkCompose(ctx)...)
 	out = append(out, checkBinary(), checkState(stateFlag), checkRoots(), checkBusybox())
 	return out
 }
 
-func checkDaemon(ctx context.Context) []finding {
-	e, err := docker.New(ctx)
+// checkDaemon checks the engine ref names ("" the default one).
+func checkDaemon(ctx context.Context, ref string) []finding {
+	at, err := dockerEngines().Resolve(ref)
+	if err != nil {
+		return []finding{{Check: "daemon", Status: statusFail, Detail: err.Error()}}
+	}
+	e, err := docker.Connect(ctx, at)
 	if err != nil {
 		// The error says how to fix it; without a daemon, the subnet pool
 		// and the runtimes are unknown.
@@ -122,7 +128,7 @@ func checkDaemon(ctx context.Context) []finding {
 	if err != nil {
 		return []finding{{Check: "daemon", Status: statusFail, Detail: err.Error(), Fix: "check that you may use the daemon's socket"}}
 	}
-	out := []finding{{Check: "daemon", Status: statusOK, Detail: fmt.Sprintf("Docker %s, API %s", d.Version, d.APIVersion)}}
+	out := []finding{{Check: "daemon", Status: statusOK, Detail: fmt.Sprintf("Docker %s, API %s, at %s", d.Version, d.APIVersion, at)}}
 	if v := d.APIVersion; v != "" && versionLess(v, "1.41") {
 		out[0].Status = statusFail
 		out[0].Fix = "bottle needs Docker Engine 20.10 (API 1.41) or newer: upgrade the daemon"

@@ -70,7 +70,7 @@ func (s Engines) Resolve(ref string) (engine.Endpoint, error) {
 }
 
 // address is an endpoint named by its address; TLS as the docker CLI takes
-// it from the environment.
+// it from the environment (DOCKER_TLS_VERIFY, DOCKER_TLS, DOCKER_CERT_PATH).
 func (s Engines) address(host string) (engine.Endpoint, error) {
 	u, err := url.Parse(host)
 	if err != nil || u.Scheme == "" {
@@ -85,12 +85,16 @@ func (s Engines) address(host string) (engine.Endpoint, error) {
 	if u.Scheme != "tcp" {
 		return at, nil
 	}
-	at.TLSVerify = s.Getenv("DOCKER_TLS_VERIFY") != ""
+	verify, unverified := s.Getenv("DOCKER_TLS_VERIFY") != "", s.Getenv("DOCKER_TLS") != ""
 	at.CertPath = s.Getenv("DOCKER_CERT_PATH")
-	if at.CertPath == "" && at.TLSVerify {
+	if at.CertPath == "" && (verify || unverified) {
 		at.CertPath = s.configDir()
 	}
 	at.TLS = at.CertPath != ""
+	// The server is verified against the cert path's ca.pem unless
+	// DOCKER_TLS asks for TLS without DOCKER_TLS_VERIFY, as the docker CLI
+	// reads them; a cert path alone verifies (the CLI would not use TLS).
+	at.TLSVerify = at.TLS && (verify || !unverified)
 	return at, nil
 }
 

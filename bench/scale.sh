@@ -6,7 +6,8 @@
 # Starts N default bottles (`bottle run start name=...`, the agent under
 # runsc when the daemon has it), in batches of BATCH at once; at n = 1, 50,
 # 100, 150 and 200 (those of them <= N, and N) three starts run alone and
-# are timed: the per-start time there is their median. With all N up it
+# are timed (at n = 1 the first two are stopped again): the per-start time
+# there is their median. With all N up it
 # times `bottle ls` (median of 5) and checks it lists every bottle running,
 # measures the host's memory against before (MemTotal - MemAvailable, and
 # dockerd's and containerd's RSS), the egresses' VmRSS, and what one bottle's
@@ -120,6 +121,14 @@ for c in $checkpoints; do
 		i=$(( last_batch + 1 ))
 	fi
 	times=""
+	if [ "$c" = 1 ]; then # two more at n=1, each stopped before the next
+		for k in 1 2; do
+			start "$i"
+			times="$times $(awk -v i="$i" '$1 == i {print $2}' "$WORK/starts")"
+			"$BOTTLE" run stop slug="$(name "$i")" purge=1 >>"$WORK/stop.log" 2>&1
+			sed -i "/^$i /d" "$WORK/starts"
+		done
+	fi
 	while [ "$i" -le "$c" ]; do
 		start "$i"
 		times="$times $(awk -v i="$i" '$1 == i {print $2}' "$WORK/starts")"

@@ -55,6 +55,7 @@ func (p *Proxy) Serve(ln net.Listener) error {
 		go func() {
 			defer p.untrack(cc)
 			defer c.Close()
+			p.wake()
 			if busy {
 				p.refuseBusy(cc, c)
 				return
@@ -161,12 +162,8 @@ func (p *Proxy) refuseBusy(cc *clientConn, c net.Conn) {
 func (p *Proxy) untrack(cc *clientConn) {
 	p.mu.Lock()
 	delete(p.conns, cc)
-	if len(p.conns) == 0 && p.cfg.AtRest != nil && !p.shutting.Load() {
-		if p.rest == nil {
-			p.rest = time.AfterFunc(p.cfg.RestAfter, p.cfg.AtRest)
-		} else {
-			p.rest.Reset(p.cfg.RestAfter)
-		}
+	if len(p.conns) == 0 && p.rest != nil && !p.shutting.Load() {
+		p.rest.Reset(p.cfg.RestAfter)
 	}
 	p.mu.Unlock()
 	p.wg.Done()

@@ -66,13 +66,15 @@ type Config struct {
 	MaxConns         int           // client connections served at once, tunnels included; default 1024
 	HalfCloseTimeout time.Duration // for a tunnel's other direction once one has ended; default 5 minutes
 
-	// AtRest, when set, is called once no connection has been open for
-	// RestAfter (default 30s), and again only after the next connection
-	// has come and gone: bottle egress hands back there the memory that
-	// serving took. It is one timer, armed when the last connection
-	// closes, so nothing runs while the proxy is idle.
-	AtRest    func()
-	RestAfter time.Duration
+	// AtRest, when set, is called once the proxy has started with no
+	// connection, and then once no connection has been open for RestAfter
+	// (default 30s); Woken when the first connection after that comes,
+	// before it is served. bottle egress hands back there what starting
+	// or serving took, and stops the collector while nothing happens. It
+	// is one timer, armed when the last connection closes: nothing runs
+	// while the proxy is idle.
+	AtRest, Woken func()
+	RestAfter     time.Duration
 
 	// BeforeTunnel, when set, runs between a CONNECT's route check and
 	// the tunnel's registration for reloads: where tests slip a reload in.
@@ -109,7 +111,10 @@ type Proxy struct {
 	conns     map[*clientConn]struct{}
 	shutting  atomic.Bool
 	wg        sync.WaitGroup
-	rest      *time.Timer // calls Config.AtRest; armed when the last connection closes
+	rest      *time.Timer // runs goRest; armed when the last connection closes
+
+	restMu sync.Mutex // held across AtRest and Woken
+	rested bool       // AtRest was called, Woken not since
 }
 
 // Timeouts and limits for the client side; Config can change the first three.
@@ -168,6 +173,9 @@ func New(cfg Config) (*Proxy, error) {
 		fmt.Fprintln(cfg.Log, "egress: warning: no trusted root certificates (the system store is empty; set SSL_CERT_FILE or mount a CA bundle at /etc/ssl/certs/ca-certificates.crt): intercepted https hosts will get 502")
 	}
 	fmt.Fprintf(cfg.Log, "egress: loaded %d route(s)\n", rs.Len())
+	if cfg.AtRest != nil {
+		p.rest = time.AfterFunc(0, p.goRest)
+	}
 	return p, nil
 }
 

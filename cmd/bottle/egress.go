@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"syscall"
 	"time"
@@ -109,9 +110,18 @@ func egressMain(args []string, stdout, stderr io.Writer) int {
 		return code
 	}
 	cfg.AccessLog, cfg.Log = access, stderr
-	// Idle, the egress holds only what waiting takes: once at the start,
-	// and after each spell of connections (egress.Config.AtRest).
-	cfg.AtRest = func() { atRest() }
+	// Idle, the egress holds only what waiting takes: once started, and
+	// after each spell of connections (egress.Config.AtRest), it hands
+	// back the memory it took, and it stops the collector until the next
+	// connection: the runtime would otherwise collect every two minutes,
+	// mapping back the pages that atRest dropped. Nothing allocates while
+	// no connection is open.
+	gc := 100
+	cfg.AtRest = func() {
+		atRest() // an error: the kernel keeps the pages mapped
+		gc = debug.SetGCPercent(-1)
+	}
+	cfg.Woken = func() { debug.SetGCPercent(gc) }
 	return egressServe(cfg, f.listen, stderr)
 }
 
@@ -195,7 +205,6 @@ func egressServe(cfg egress.Config, listen string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "egress: listening on %s\n", ln.Addr())
 		go func() { served <- p.Serve(ln) }()
 	}
-	atRest() // what starting took (an error: the kernel keeps them mapped)
 	for {
 		select {
 		case err := <-served:

@@ -343,41 +343,18 @@ func (g *Gate) fetch(w http.ResponseWriter, ctx context.Context, remote *policy.
 		_ = e.Flush()
 		return
 	}
-	up, err := g.dial(remote)
-	if err != nil {
-		fail(err)
-		return
-	}
-	sess, err := up.client.NewUploadPackSession(up.ep, up.auth)
-	if err != nil {
-		fail(err)
-		return
-	}
-	defer sess.Close()
-	ar, err := sess.AdvertisedReferencesContext(ctx)
-	if err != nil {
-		fail(err)
-		return
-	}
-	rec.Refs = wantedRefs(ar, req.wants)
 	agentBand := req.v2 || req.caps["side-band-64k"]
-	upReq := packp.NewUploadPackRequest()
-	upReq.Wants, upReq.Haves = req.wants, req.haves
-	for _, c := range []capability.Capability{capability.OFSDelta, capability.ThinPack, capability.IncludeTag, capability.NoProgress, capability.Sideband64k} {
-		asked := req.caps[string(c)] || c == capability.OFSDelta || c == capability.Sideband64k && agentBand
-		if asked && ar.Capabilities.Supports(c) {
-			_ = upReq.Capabilities.Add(c)
-		}
+	up, err := g.askUpstream(ctx, remote, req, agentBand)
+	if errors.Is(err, errClosedEarly) {
+		up, err = g.askUpstream(ctx, remote, req, agentBand) // nothing reached the agent yet
 	}
-	if ar.Capabilities.Supports(capability.Agent) {
-		_ = upReq.Capabilities.Add(capability.Agent, gateAgent)
-	}
-	resp, err := sess.UploadPack(ctx, upReq)
 	if err != nil {
 		fail(err)
 		return
 	}
-	defer resp.Close()
+	defer up.close()
+	rec.Refs = wantedRefs(up.ar, req.wants)
+	upReq, resp := up.req, up.resp
 	g.negotiated(w, req)
 	var n int64
 	switch {
@@ -399,6 +376,65 @@ func (g *Gate) fetch(w http.ResponseWriter, ctx context.Context, remote *policy.
 		rec.Reason = "the pack broke off: " + err.Error()
 	}
 	g.record(rec)
+}
+
+// errClosedEarly is go-git's client failing to write the rest of its
+// request (or to close it) because the upstream already answered and
+// closed the channel: "closing input: EOF" (go-git issue 1685, fixed after
+// v5.19.3). Asking again in a new session is safe before the agent is sent
+// anything.
+var errClosedEarly = errors.New("the upstream closed the connection before the request was written")
+
+// upstreamFetch is an upload-pack request in flight upstream.
+type upstreamFetch struct {
+	sess transport.UploadPackSession
+	ar   *packp.AdvRefs
+	req  *packp.UploadPackRequest
+	resp *packp.UploadPackResponse
+}
+
+func (u *upstreamFetch) close() {
+	u.resp.Close()
+	u.sess.Close()
+}
+
+// askUpstream opens a session to the upstream and asks it for the
+// agent's wants with its haves, with the capabilities both sides have.
+func (g *Gate) askUpstream(ctx context.Context, remote *policy.Remote, req *fetchRequest, agentBand bool) (*upstreamFetch, error) {
+	up, err := g.dial(remote)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := up.client.NewUploadPackSession(up.ep, up.auth)
+	if err != nil {
+		return nil, err
+	}
+	ar, err := sess.AdvertisedReferencesContext(ctx)
+	if err != nil {
+		sess.Close()
+		return nil, err
+	}
+	upReq := packp.NewUploadPackRequest()
+	upReq.Wants, upReq.Haves = req.wants, req.haves
+	for _, c := range []capability.Capability{capability.OFSDelta, capability.ThinPack, capability.IncludeTag, capability.NoProgress, capability.Sideband64k} {
+		asked := req.caps[string(c)] || c == capability.OFSDelta || c == capability.Sideband64k && agentBand
+		if asked && ar.Capabilities.Supports(c) {
+			_ = upReq.Capabilities.Add(c)
+		}
+	}
+	if ar.Capabilities.Supports(capability.Agent) {
+		_ = upReq.Capabilities.Add(capability.Agent, gateAgent)
+	}
+	resp, err := sess.UploadPack(ctx, upReq)
+	if err != nil {
+		sess.Close()
+		msg := err.Error()
+		if strings.HasSuffix(msg, ": EOF") && (strings.HasPrefix(msg, "closing input:") || strings.HasPrefix(msg, "sending ")) {
+			return nil, fmt.Errorf("%w (%s)", errClosedEarly, msg)
+		}
+		return nil, err
+	}
+	return &upstreamFetch{sess: sess, ar: ar, req: upReq, resp: resp}, nil
 }
 
 // negotiated writes what precedes the pack: v0's ACK/NAK lines, v2's

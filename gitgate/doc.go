@@ -15,7 +15,10 @@
 // haves (it uses the ones it holds and ignores the rest), so a fetch costs
 // one request upstream and the pack streams through unread.
 //
-// Push: the gate reads the agent's ref updates and its whole pack (at most
+// Push: the push advertisement lists the upstream's refs (with fetch: false
+// only those the push patterns allow, so the agent learns nothing else and
+// its git sends the whole history of what it pushes). The gate reads the
+// agent's ref updates and its whole pack (at most
 // the remote's max_push; a bigger push is refused without keeping what
 // follows), and decides every ref before anything reaches the upstream:
 // the name (git's ref-name rules), the push patterns, tags, deletion, and

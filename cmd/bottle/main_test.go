@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -22,6 +23,13 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "cmd/bottle: no static bottle for bottle_image: %v\n", err)
 		} else {
 			os.Setenv("BOTTLE_IMAGE_BINARY", bin)
+		}
+	}
+	if os.Getenv("GOMODCACHE") == "" {
+		// Scripts run with HOME=/no-home; those that build test images
+		// with dependencies (testdata/gitstory) read this module cache.
+		if out, err := exec.Command("go", "env", "GOMODCACHE").Output(); err == nil {
+			os.Setenv("GOMODCACHE", strings.TrimSpace(string(out)))
 		}
 	}
 	bottletest.MainFunc(m, func() int { return bottleMain(os.Args[1:], os.Stdout, os.Stderr) })

@@ -390,6 +390,20 @@ func TestUIBrowserStory(t *testing.T) {
 	if left := f.objects(s.slug); len(left) > 0 {
 		t.Errorf("after the stop from the page the daemon still holds %v", left)
 	}
+
+	// Started again from the page, as it was (its recorded engine, the
+	// default bottle), with its live routes kept.
+	b.step("start it again from the page", 180*time.Second,
+		chromedp.Click(chromedp.CSS(`button[aria-label="Start `+s.slug+`"]`)),
+		waitJS(jobDone))
+	b.shot("start-job")
+	if st := eval[string](b, "start it again from the page", jobStatus); st != "Done." {
+		t.Fatalf("step %q: the job says %q:\n%s", "start it again from the page", st, eval[string](b, "start", `document.getElementById("job-lines").textContent`))
+	}
+	b.step("see it running again, its routes kept", 20*time.Second,
+		chromedp.Navigate(ui.base()+"/"),
+		waitJS(`document.querySelector("`+row+` .status")?.dataset.status === "running"`),
+		waitJS(`document.querySelector("`+row+` [data-label=Routes]")?.textContent === "1"`))
 }
 
 // unreachableFromInside shows that nothing in the bottle reaches the UI on

@@ -64,7 +64,7 @@ func newBenchWorld(b *testing.B) *benchWorld {
 	bw.direct = "ssh://git@127.0.0.1:" + port
 	bw.sshCmd = "ssh -F /dev/null -o IdentitiesOnly=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile=" + known + " -i " + key
 	pol := filepath.Join(bw.dir, "policy.yaml")
-	os.WriteFile(pol, []byte(fmt.Sprintf("remotes:\n  - name: origin\n    url: %s/app.git\n    push: [\"refs/heads/**\"]\n    force: true\n    max_push: 200MiB\n  - name: target\n    url: %s/target.git\n    push: [\"refs/heads/**\"]\n    max_push: 200MiB\n", bw.direct, bw.direct)), 0o600)
+	os.WriteFile(pol, []byte(fmt.Sprintf("remotes:\n  - name: origin\n    url: %s/app.git\n    push: [\"refs/heads/**\"]\n    force: true\n    max_push: 200MiB\n  - name: target\n    url: %s/target.git\n    push: [\"refs/heads/**\"]\n    max_push: 200MiB\n  - name: target-noscan\n    url: %s/target.git\n    push: [\"refs/heads/**\"]\n    max_push: 200MiB\n    scan: false\n", bw.direct, bw.direct, bw.direct)), 0o600)
 	g, err := New(Config{PolicyFile: pol, KeyFile: key, KnownHostsFile: known})
 	if err != nil {
 		b.Fatal(err)
@@ -120,6 +120,7 @@ func BenchmarkPush(b *testing.B) {
 	for _, tc := range []struct{ name, url string }{
 		{"direct-ssh", bw.direct + "/target.git"},
 		{"gate", bw.gate + "/target"},
+		{"gate-noscan", bw.gate + "/target-noscan"},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			b.SetBytes(50 << 20)

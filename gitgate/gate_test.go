@@ -247,3 +247,36 @@ func TestFetchManyHaves(t *testing.T) {
 		})
 	}
 }
+
+// An empty upstream: the agent clones nothing and pushes its first branch.
+func TestEmptyUpstream(t *testing.T) {
+	w := newWorld(t, originPolicy(""))
+	os.RemoveAll(w.bare)
+	w.git(w.dir, "init", "-q", "--bare", "-b", "main", w.bare)
+	for _, v := range []int{0, 2} {
+		dir := filepath.Join(w.dir, fmt.Sprintf("empty%d", v))
+		out := w.git(w.dir, "-c", fmt.Sprintf("protocol.version=%d", v), "clone", w.gateURL+"/origin", dir)
+		if !strings.Contains(out, "empty repository") {
+			t.Errorf("v%d clone of an empty upstream said:\n%s", v, out)
+		}
+	}
+	clone := filepath.Join(w.dir, "empty0")
+	first := w.commit(clone, "a.txt", "a\n", "first")
+	w.git(clone, "push", "-q", "origin", "HEAD:refs/heads/agent/first")
+	if got := w.upstreamRef("refs/heads/agent/first"); got != first {
+		t.Errorf("upstream agent/first = %q, want %s", got, first)
+	}
+}
+
+// A push past git's http.postBuffer (1 MiB) comes chunked, after a probe.
+func TestLargePush(t *testing.T) {
+	w := newWorld(t, originPolicy(""))
+	clone := w.clone("agent", 2)
+	noise := make([]byte, 2<<20)
+	rand.Read(noise)
+	big := w.commit(clone, "big.txt", hex.EncodeToString(noise), "big")
+	w.git(clone, "push", "-q", "origin", "HEAD:refs/heads/agent/big")
+	if got := w.upstreamRef("refs/heads/agent/big"); got != big {
+		t.Errorf("upstream agent/big = %q, want %s", got, big)
+	}
+}

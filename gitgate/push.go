@@ -1,6 +1,7 @@
 package gitgate
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -112,12 +113,15 @@ func (g *Gate) receivePack(w http.ResponseWriter, r *http.Request, remote *polic
 		http.Error(w, "bottle git gate: "+err.Error(), http.StatusBadRequest)
 		return
 	}
+	buffered := bufio.NewReader(body)
+	if head, _ := buffered.Peek(4); len(head) == 0 || string(head) == "0000" {
+		// git's probe before a large push (a flush alone), or nothing.
+		w.Header().Set("Content-Type", "application/x-git-receive-pack-result")
+		return
+	}
+	body = buffered
 	req := packp.NewReferenceUpdateRequest()
 	if err := req.Decode(&limitedReader{r: body, n: maxCommandBytes}); err != nil {
-		if errors.Is(err, packp.ErrEmpty) {
-			w.Header().Set("Content-Type", "application/x-git-receive-pack-result")
-			return // git's probe before a large push, or nothing to update
-		}
 		http.Error(w, "bottle git gate: bad receive-pack request: "+oneLine(err.Error()), http.StatusBadRequest)
 		return
 	}

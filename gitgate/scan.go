@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"runtime"
 	"sort"
 	"sync"
 
@@ -20,9 +21,8 @@ import (
 // built once, on the first push that asks for a scan.
 type secretScanner struct {
 	once     sync.Once
-	detector *detect.Detector
+	detector *detect.Detector // Detect keeps no state (only DetectSource does): shared
 	err      error
-	mu       sync.Mutex // gitleaks' Detector keeps findings; one scan at a time
 }
 
 // scanHit is one credential found: where, and by which rule. It never
@@ -96,16 +96,9 @@ func (s *secretScanner) scan(p *pushedPack) ([]scanHit, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var hits []scanHit
-	check := func(name, content string) {
-		for _, f := range s.detector.Detect(detect.Fragment{Raw: content, FilePath: name}) {
-			hits = append(hits, scanHit{Path: name, Line: f.StartLine + 1, Rule: f.RuleID})
-		}
-	}
 	// Every blob of the pack, named or not: git keeps a blob no pushed tree
 	// names, and a host that serves objects by id hands it out.
+	var targets []scanTarget
 	all, err := p.store.IterEncodedObjects(plumbing.BlobObject)
 	if err != nil {
 		return nil, err
@@ -115,14 +108,13 @@ func (s *secretScanner) scan(p *pushedPack) ([]scanHit, error) {
 		if !ok {
 			name = "blob " + o.Hash().String()[:12] + " (named by no pushed tree)"
 		}
-		if content, ok := p.blob(o.Hash()); ok {
-			check(name, string(content))
-		}
+		targets = append(targets, scanTarget{name: name, blob: o.Hash()})
 		return nil
 	})
 	for name, message := range messages {
-		check(name, message)
+		targets = append(targets, scanTarget{name: name, text: message, isText: true})
 	}
+	hits := s.scanAll(p, targets)
 	sort.Slice(hits, func(i, j int) bool {
 		if hits[i].Path != hits[j].Path {
 			return hits[i].Path < hits[j].Path
@@ -130,6 +122,50 @@ func (s *secretScanner) scan(p *pushedPack) ([]scanHit, error) {
 		return hits[i].Line < hits[j].Line
 	})
 	return hits, nil
+}
+
+// scanTarget is a blob of the pack, or a message, and the name a hit gives.
+type scanTarget struct {
+	name   string
+	blob   plumbing.Hash
+	text   string
+	isText bool
+}
+
+// scanAll scans the targets on every core: the regular expressions of a
+// few hundred rules are most of what a push costs in the gate.
+func (s *secretScanner) scanAll(p *pushedPack, targets []scanTarget) []scanHit {
+	work := make(chan scanTarget)
+	var mu sync.Mutex
+	var hits []scanHit
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for t := range work {
+				content := t.text
+				if !t.isText {
+					b, ok := p.blob(t.blob)
+					if !ok {
+						continue
+					}
+					content = string(b)
+				}
+				for _, f := range s.detector.Detect(detect.Fragment{Raw: content, FilePath: t.name}) {
+					mu.Lock()
+					hits = append(hits, scanHit{Path: t.name, Line: f.StartLine + 1, Rule: f.RuleID})
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	for _, t := range targets {
+		work <- t
+	}
+	close(work)
+	wg.Wait()
+	return hits
 }
 
 // addedBlobs records, under their paths, the blobs of tree that the pack

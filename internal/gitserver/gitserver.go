@@ -150,7 +150,7 @@ func (s *Server) serve(sess gliderssh.Session) error {
 		if err != nil {
 			return notFound(repo, err)
 		}
-		return receivePack(ctx, rp, sess)
+		return s.receivePack(ctx, rp, sess, ep)
 	}
 }
 
@@ -257,7 +257,7 @@ func sendPack(w io.Writer, st storer.Storer, req *packp.UploadPackRequest) error
 	return err
 }
 
-func receivePack(ctx context.Context, rp transport.ReceivePackSession, sess gliderssh.Session) error {
+func (s *Server) receivePack(ctx context.Context, rp transport.ReceivePackSession, sess gliderssh.Session, ep *transport.Endpoint) error {
 	defer rp.Close()
 	ar, err := rp.AdvertisedReferencesContext(ctx)
 	if err != nil {
@@ -282,6 +282,13 @@ func receivePack(ctx context.Context, rp transport.ReceivePackSession, sess glid
 		}
 		req.Packfile = io.NopCloser(bytes.NewReader(pack))
 	}
+	st, err := s.loader.Load(ep)
+	if err != nil {
+		return err
+	}
+	if stale := staleReport(st, req); stale != nil {
+		return stale.Encode(sess)
+	}
 	rs, err := rp.ReceivePack(ctx, req)
 	if rs != nil {
 		if eerr := rs.Encode(sess); eerr != nil {
@@ -289,6 +296,36 @@ func receivePack(ctx context.Context, rp transport.ReceivePackSession, sess glid
 		}
 	}
 	return err
+}
+
+// staleReport refuses the whole push, as git's receive-pack refuses a ref,
+// when a command's old value is not what the ref holds (someone pushed in
+// between); go-git's server would overwrite it. Nil when all are current.
+func staleReport(st storer.Storer, req *packp.ReferenceUpdateRequest) *packp.ReportStatus {
+	stale := false
+	rs := packp.NewReportStatus()
+	rs.UnpackStatus = "ok"
+	for _, c := range req.Commands {
+		status := "ok"
+		ref, err := st.Reference(c.Name)
+		current := plumbing.ZeroHash
+		if err == nil {
+			current = ref.Hash()
+		}
+		if current != c.Old {
+			status, stale = "stale info", true
+		}
+		rs.CommandStatuses = append(rs.CommandStatuses, &packp.CommandStatus{ReferenceName: c.Name, Status: status})
+	}
+	if !stale {
+		return nil
+	}
+	for _, cs := range rs.CommandStatuses {
+		if cs.Status == "ok" {
+			cs.Status = "not applied: another ref of this push was stale"
+		}
+	}
+	return rs
 }
 
 // GenerateKey makes an ed25519 key: its signer and its OpenSSH private key

@@ -5,10 +5,8 @@
 //	upstream keys DIR HOST    write DIR/client (the gate's key, OpenSSH
 //	                          format), DIR/client.pub, DIR/host (the server's
 //	                          key) and DIR/known_hosts (HOST and the server's key)
-//	upstream serve ROOT KEYS [ADDR]  make ROOT/acme/app.git (one commit on main)
-//	                          unless it exists, and serve ROOT on ADDR (default
-//	                          :22) for KEYS/client.pub
-//	upstream init REPO        make an empty bare repository (bench/gitgate.sh)
+//	upstream serve ROOT KEYS  make ROOT/acme/app.git (one commit on main) unless
+//	                          it exists, and serve ROOT on :22 for KEYS/client.pub
 //	upstream refs REPO        print REPO's refs, "<hash> <name>", sorted
 package main
 
@@ -38,20 +36,14 @@ import (
 
 func main() {
 	if len(os.Args) < 3 {
-		fail(fmt.Errorf("usage: upstream keys DIR HOST | serve ROOT KEYS [ADDR] | init REPO | refs REPO"))
+		fail(fmt.Errorf("usage: upstream keys DIR HOST | serve ROOT KEYS | refs REPO"))
 	}
 	var err error
 	switch os.Args[1] {
 	case "keys":
 		err = keys(os.Args[2], os.Args[3])
 	case "serve":
-		addr := ":22"
-		if len(os.Args) > 4 {
-			addr = os.Args[4]
-		}
-		err = serve(os.Args[2], os.Args[3], addr)
-	case "init":
-		err = initBare(os.Args[2])
+		err = serve(os.Args[2], os.Args[3])
 	case "refs":
 		err = refs(os.Args[2])
 	default:
@@ -100,7 +92,7 @@ func keys(dir, host string) error {
 	return write("known_hosts", []byte(host+" "+string(gossh.MarshalAuthorizedKey(server))))
 }
 
-func serve(root, keyDir, addr string) error {
+func serve(root, keyDir string) error {
 	if err := seed(filepath.Join(root, "acme", "app.git")); err != nil {
 		return err
 	}
@@ -120,7 +112,7 @@ func serve(root, keyDir, addr string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := gitserver.Start(gitserver.Config{Root: root, Authorized: authorized, HostKey: hostKey, Listen: addr})
+	srv, err := gitserver.Start(gitserver.Config{Root: root, Authorized: authorized, HostKey: hostKey, Listen: ":22"})
 	if err != nil {
 		return err
 	}
@@ -179,15 +171,6 @@ func seed(dir string) error {
 	cfg.Core.Worktree = ""
 	cfg.Raw.Section("core").RemoveOption("worktree")
 	return repo.SetConfig(cfg)
-}
-
-// initBare makes an empty bare repository whose HEAD names main.
-func initBare(dir string) error {
-	repo, err := git.PlainInit(dir, true)
-	if err != nil {
-		return err
-	}
-	return repo.Storer.SetReference(plumbing.NewSymbolicReference(plumbing.HEAD, "refs/heads/main"))
 }
 
 func refs(dir string) error {

@@ -82,14 +82,15 @@ func BenchmarkUI(b *testing.B) {
 	}
 	for _, page := range []struct{ name, path string }{{"floor", "/b/none"}, {"list", "/"}, {"bottle", "/b/bench-25"}} {
 		b.Run(page.name, func(b *testing.B) {
-			var loads, server []float64
+			var loads, server, parsed []float64
 			for range b.N {
 				br.step("load "+page.path, 30*time.Second, chromedp.Navigate(base+page.path), waitJS(`document.readyState === "complete"`))
-				t := eval[[]float64](br, "timing", `(e => [e.loadEventEnd - e.startTime, e.responseStart - e.requestStart])(performance.getEntriesByType("navigation")[0])`)
-				loads, server = append(loads, t[0]), append(server, t[1])
+				t := eval[[]float64](br, "timing", `(e => [e.loadEventEnd - e.startTime, e.responseStart - e.requestStart, e.domContentLoadedEventEnd - e.startTime])(performance.getEntriesByType("navigation")[0])`)
+				loads, server, parsed = append(loads, t[0]), append(server, t[1]), append(parsed, t[2])
 			}
 			reportSpread(b, loads, "load")
 			b.ReportMetric(median(server), "server-ms/load")
+			b.ReportMetric(median(parsed), "dcl-ms/load")
 		})
 	}
 	b.Run("decision", func(b *testing.B) {

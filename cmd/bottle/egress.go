@@ -91,18 +91,14 @@ func egressMain(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bottle egress: --routes FILE is required (or --check FILE)")
 		return exitUsage
 	}
-	var logTo io.Writer = stdout
-	if f.state != "" {
-		// The decision log (egress/decisions.go): every access-log line,
-		// on the host too, bounded.
-		dl, err := egress.OpenRotating(filepath.Join(f.state, egress.DecisionsFile), egress.DecisionsMax, egress.DecisionsKeep)
-		if err != nil {
-			fmt.Fprintf(stderr, "bottle egress: --state: the decision log: %v\n", err)
-			return exitFailed
-		}
-		defer dl.Close()
-		logTo = io.MultiWriter(stdout, dl)
+	// The decision log (egress/decisions.go): every access-log line, on
+	// the host too, bounded.
+	logTo, closeLog, err := decisionLog(f.state, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "bottle egress: --state: the decision log: %v\n", err)
+		return exitFailed
 	}
+	defer closeLog()
 	access := &egress.BatchWriter{W: logTo, Interval: 50 * time.Millisecond}
 	defer access.Flush()
 	cfg, code := f.config(stderr)
@@ -123,6 +119,19 @@ func egressMain(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg.Woken = func() { debug.SetGCPercent(gc) }
 	return egressServe(cfg, f.listen, stderr)
+}
+
+// decisionLog is where a sidecar's decision lines go: stdout and, with a
+// state dir, its decisions.jsonl, rotated (egress.RotatingFile).
+func decisionLog(state string, stdout io.Writer) (io.Writer, func(), error) {
+	if state == "" {
+		return stdout, func() {}, nil
+	}
+	dl, err := egress.OpenRotating(filepath.Join(state, egress.DecisionsFile), egress.DecisionsMax, egress.DecisionsKeep)
+	if err != nil {
+		return nil, nil, err
+	}
+	return io.MultiWriter(stdout, dl), func() { dl.Close() }, nil
 }
 
 // egressCheck is --check: validate a routes file and exit.

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 
 	"github.com/bottle-sh/bottle/egress"
@@ -89,16 +88,12 @@ func gitGateMain(args []string, stdout, stderr io.Writer) int {
 	if code != exitOK {
 		return code
 	}
-	records := io.Writer(stdout)
-	if f.state != "" {
-		dl, err := egress.OpenRotating(filepath.Join(f.state, egress.DecisionsFile), egress.DecisionsMax, egress.DecisionsKeep)
-		if err != nil {
-			fmt.Fprintf(stderr, "bottle git-gate: --state: the decision log: %v\n", err)
-			return exitFailed
-		}
-		defer dl.Close()
-		records = io.MultiWriter(stdout, dl)
+	records, closeLog, err := decisionLog(f.state, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "bottle git-gate: --state: the decision log: %v\n", err)
+		return exitFailed
 	}
+	defer closeLog()
 	cfg.Records, cfg.Log = records, stderr
 	return gitGateServe(cfg, listen, stderr)
 }

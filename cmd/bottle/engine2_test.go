@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -22,6 +23,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/moby/moby/client"
 
 	"github.com/bottle-sh/bottle/engine"
 	"github.com/bottle-sh/bottle/engine/docker"
@@ -263,6 +266,42 @@ func (d *engine2) empty() []string {
 		}
 	}
 	return bridges
+}
+
+// load copies images from the host's daemon (DOCKER_HOST, else the
+// default socket) into the second one, as `docker save | docker load`
+// does, through the client API: bottle's own images are in no registry.
+func (d *engine2) load(ctx context.Context, refs ...string) error {
+	from, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return err
+	}
+	defer from.Close()
+	server := d.at.CertPath
+	to, err := client.New(client.WithHost(d.at.Host), client.WithAPIVersionNegotiation(),
+		client.WithTLSClientConfig(filepath.Join(server, "ca.pem"), filepath.Join(server, "cert.pem"), filepath.Join(server, "key.pem")))
+	if err != nil {
+		return err
+	}
+	defer to.Close()
+	saved, err := from.ImageSave(ctx, refs)
+	if err != nil {
+		return fmt.Errorf("save %v from the host's daemon: %w", refs, err)
+	}
+	defer saved.Close()
+	loaded, err := to.ImageLoad(ctx, saved)
+	if err != nil {
+		return fmt.Errorf("load %v into the second daemon: %w", refs, err)
+	}
+	defer loaded.Close()
+	out, err := io.ReadAll(loaded)
+	if err != nil {
+		return err
+	}
+	if strings.Contains(string(out), `"error"`) {
+		return fmt.Errorf("load %v into the second daemon: %s", refs, out)
+	}
+	return nil
 }
 
 // unmountUnder detaches every mount at or under dir, deepest first.

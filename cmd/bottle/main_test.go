@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -64,7 +66,8 @@ func TestScripts(t *testing.T) {
 		bottletest.Update(os.Getenv("UPDATE_SCRIPTS") == "1"),
 	)
 	// [engine2]: this host can run a second Docker daemon; `engine2`
-	// starts it (once for all scripts, stopped when they are done) and sets
+	// starts it (`engine2 load IMAGE...` also copies images from the host's
+	// daemon into it) (once for all scripts, stopped when they are done) and sets
 	// $ENGINE2 (tcp://127.0.0.1:PORT), $ENGINE2_CERTS (the client's
 	// ca.pem, cert.pem, key.pem) and $ENGINE2_POOL (the subnet pool for
 	// its bottles).
@@ -85,12 +88,17 @@ func TestScripts(t *testing.T) {
 		return why == "", nil
 	}
 	params.Cmds["engine2"] = func(ts *testscript.TestScript, neg bool, args []string) {
-		if neg || len(args) != 0 {
-			ts.Fatalf("usage: engine2")
+		if neg || (len(args) > 0 && (args[0] != "load" || len(args) < 2)) {
+			ts.Fatalf("usage: engine2 [load IMAGE...]")
 		}
 		d, err := sharedEngine2()
 		if err != nil {
 			ts.Fatalf("second dockerd: %v", err)
+		}
+		if len(args) > 0 {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			ts.Check(d.load(ctx, args[1:]...))
 		}
 		ts.Setenv("ENGINE2", d.at.Host)
 		ts.Setenv("ENGINE2_CERTS", d.at.CertPath)

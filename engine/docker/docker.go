@@ -92,15 +92,21 @@ const pingTimeout = 15 * time.Second
 // default socket; Engines.Resolve), negotiates the API version, and fails with advice when the
 // daemon does not answer.
 func New(ctx context.Context) (*Engine, error) {
-	e, err := NewAsync(ctx)
+	at, err := defaultEndpoint()
 	if err != nil {
 		return nil, err
 	}
-	if err := e.ready(ctx); err != nil {
-		e.Close()
-		return nil, err
+	return Connect(ctx, at)
+}
+
+// defaultEndpoint is the engine the environment names, as the docker CLI
+// picks it.
+func defaultEndpoint() (engine.Endpoint, error) {
+	at, err := Engines{Getenv: os.Getenv}.Resolve("")
+	if err != nil {
+		return at, fmt.Errorf("docker: %w", err)
 	}
-	return e, nil
+	return at, nil
 }
 
 // Connect is New for the engine at an endpoint.
@@ -122,9 +128,9 @@ func Connect(ctx context.Context, at engine.Endpoint) (*Engine, error) {
 // uses it so that loading the recipe overlaps that round trip. Only a unix
 // socket that does not exist fails here.
 func NewAsync(ctx context.Context) (*Engine, error) {
-	at, err := Engines{Getenv: os.Getenv}.Resolve("")
+	at, err := defaultEndpoint()
 	if err != nil {
-		return nil, fmt.Errorf("docker: %w", err)
+		return nil, err
 	}
 	return NewAt(ctx, at)
 }

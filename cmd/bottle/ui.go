@@ -84,7 +84,7 @@ func runUI(args []string, stdout, stderr io.Writer) int {
 	}
 	token := randomHex(32)
 	srv := newUIServer(root, ln.Addr().String(), host, token)
-	fmt.Fprintf(stdout, "bottle ui: serving the bottles under %s\nopen http://%s/?token=%s\n", root, ln.Addr(), token)
+	fmt.Fprintf(stdout, "bottle ui: serving the bottles under %s\nopen http://%s/?token=%s\n", root, openAddr(ln.Addr().String()), token)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -101,6 +101,17 @@ func runUI(args []string, stdout, stderr io.Writer) int {
 	}
 	srv.jobs.wait() // recipes it started roll back on the same signal
 	return exitOK
+}
+
+// openAddr is the address to print for a browser: the listen address, or
+// loopback with its port when it listens on every address ([::] is no
+// place to open).
+func openAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err == nil && (host == "" || net.ParseIP(host).IsUnspecified()) {
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return addr
 }
 
 // isLoopback reports whether the listen host is a loopback address or

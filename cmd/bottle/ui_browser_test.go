@@ -314,7 +314,7 @@ func TestUIBrowserStory(t *testing.T) {
 
 	// Approve for 10 minutes, private addresses allowed (the test's
 	// upstreams are on a Docker network).
-	b.step("approve it in the page", 60*time.Second,
+	b.step("approve it in the page", 120*time.Second,
 		chromedp.Click(chromedp.CSS(`[id="`+id+`-t-for"]`)),
 		chromedp.SetValue(chromedp.CSS(`[id="`+id+`-for"]`), "10m"),
 		chromedp.Click(chromedp.CSS(`[id="`+id+`-private"]`)),
@@ -369,7 +369,7 @@ func TestUIBrowserStory(t *testing.T) {
 	}
 	b.shot("bottles-phone")
 	// With the keyboard only: the button takes the focus and Enter presses it.
-	b.step("stop the bottle from the page, with the keyboard", 120*time.Second,
+	b.step("stop the bottle from the page, with the keyboard", 300*time.Second,
 		chromedp.EmulateViewport(1280, 800),
 		chromedp.Navigate(ui.base()+"/"),
 		chromedp.Focus(chromedp.CSS(`button[aria-label="Stop `+s.slug+`"]`)),
@@ -393,7 +393,7 @@ func TestUIBrowserStory(t *testing.T) {
 
 	// Started again from the page, as it was (its recorded engine, the
 	// default bottle), with its live routes kept.
-	b.step("start it again from the page", 180*time.Second,
+	b.step("start it again from the page", 300*time.Second,
 		chromedp.Click(chromedp.CSS(`button[aria-label="Start `+s.slug+`"]`)),
 		waitJS(jobDone))
 	b.shot("start-job")

@@ -274,3 +274,16 @@ func TestUIHostNames(t *testing.T) {
 		}
 	}
 }
+
+func TestUIOpenAddress(t *testing.T) {
+	for addr, want := range map[string]string{
+		"127.0.0.1:8080":   "127.0.0.1:8080",
+		"[::]:8080":        "127.0.0.1:8080",
+		"0.0.0.0:8080":     "127.0.0.1:8080",
+		"192.168.1.5:8080": "192.168.1.5:8080",
+	} {
+		if got := openAddr(addr); got != want {
+			t.Errorf("listening on %s, bottle ui prints %s, want %s", addr, got, want)
+		}
+	}
+}

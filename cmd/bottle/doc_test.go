@@ -98,7 +98,7 @@ func TestReadmeAndCI(t *testing.T) {
 	}
 	_, quick, _ := strings.Cut(string(readme), "## Quick start")
 	quick, _, _ = strings.Cut(quick, "\n## ")
-	const testCmd = "go test -count=1 ./..."
+	const testCmd = "go test -count=1 -timeout 30m ./..."
 	for _, want := range []string{"run start name=", testCmd} {
 		if !strings.Contains(quick, want) {
 			t.Errorf("README's Quick start lacks %q", want)

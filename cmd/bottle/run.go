@@ -131,7 +131,10 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	}
 	engines, err := pickEngine(ctx, *dryRun, *engineRef, recorderOut)
 	if err != nil {
-		fmt.Fprintf(stderr, "bottle run: --engine: %v\n", err)
+		if *engineRef != "" {
+			err = fmt.Errorf("--engine: %w", err)
+		}
+		fmt.Fprintf(stderr, "bottle run: %v\n", err)
 		return exitUsage
 	}
 	err = runtime.Run(ctx, runtime.Options{

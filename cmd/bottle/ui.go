@@ -88,7 +88,7 @@ func runUI(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	hs := uiHTTPServer(srv, ctx)
 	go func() {
 		<-ctx.Done()
 		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -112,6 +112,17 @@ func openAddr(addr string) string {
 		return net.JoinHostPort("127.0.0.1", port)
 	}
 	return addr
+}
+
+// uiIdle is how long the UI keeps a connection that sends no next request.
+var uiIdle = 2 * time.Minute
+
+// uiHTTPServer serves h with timeouts on a connection that sends nothing:
+// one without its request's headers, and one kept alive after a request
+// (any local user can open those; without a bound each would stay open).
+func uiHTTPServer(h http.Handler, ctx context.Context) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: uiIdle,
+		BaseContext: func(net.Listener) context.Context { return ctx }}
 }
 
 // isLoopback reports whether the listen host is a loopback address or

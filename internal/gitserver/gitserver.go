@@ -10,6 +10,7 @@
 package gitserver
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ed25519"
@@ -250,11 +251,16 @@ func sendPack(w io.Writer, st storer.Storer, req *packp.UploadPackRequest) error
 	if err != nil {
 		return err
 	}
-	if err := pktline.NewEncoder(w).EncodeString("NAK\n"); err != nil {
+	// The encoder writes an object's header and data in small pieces: one
+	// SSH packet each, unbuffered.
+	buf := bufio.NewWriterSize(w, 64<<10)
+	if err := pktline.NewEncoder(buf).EncodeString("NAK\n"); err != nil {
 		return err
 	}
-	_, err = packfile.NewEncoder(w, st, false).Encode(objs, 0)
-	return err
+	if _, err := packfile.NewEncoder(buf, st, false).Encode(objs, 0); err != nil {
+		return err
+	}
+	return buf.Flush()
 }
 
 func (s *Server) receivePack(ctx context.Context, rp transport.ReceivePackSession, sess gliderssh.Session, ep *transport.Endpoint) error {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/url"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -42,8 +43,9 @@ func sshDialer(host string) (func(ctx context.Context, network, addr string) (ne
 type cmdConn struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stdout io.ReadCloser
-	stderr lockedBuffer // what the command says on stderr, for the error at EOF
+	stdout *os.File      // the read end of the command's stdout
+	stderr lockedBuffer  // what the command says on stderr, for the error at EOF
+	done   chan struct{} // closed when the command has exited and its stderr is read
 	once   sync.Once
 }
 
@@ -72,26 +74,42 @@ func commandConn(ctx context.Context, name string, args ...string) (net.Conn, er
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	c := &cmdConn{cmd: exec.Command(name, args...)}
+	c := &cmdConn{cmd: exec.Command(name, args...), done: make(chan struct{})}
 	c.cmd.Stderr = &c.stderr
 	c.cmd.SysProcAttr = childAttrs()
 	var err error
 	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
 		return nil, err
 	}
-	if c.stdout, err = c.cmd.StdoutPipe(); err != nil {
+	// A pipe of our own, not StdoutPipe: Wait runs while Read reads it.
+	r, w, err := os.Pipe()
+	if err != nil {
 		return nil, err
 	}
-	if err := c.cmd.Start(); err != nil {
+	c.cmd.Stdout = w
+	err = c.cmd.Start()
+	w.Close()
+	if err != nil {
+		r.Close()
 		return nil, fmt.Errorf("%s: %w", strings.Join(append([]string{name}, args...), " "), err)
 	}
+	c.stdout = r
+	go func() { c.cmd.Wait(); close(c.done) }()
 	return c, nil
 }
 
+// Read reads the command's stdout; at its end, the error carries what the
+// command said on stderr (ssh's reason), once it has exited.
 func (c *cmdConn) Read(p []byte) (int, error) {
 	n, err := c.stdout.Read(p)
-	if msg := strings.TrimSpace(c.stderr.String()); err == io.EOF && msg != "" {
-		err = fmt.Errorf("%s: %s", c.cmd.Path, msg)
+	if err == io.EOF {
+		select {
+		case <-c.done:
+		case <-time.After(time.Second):
+		}
+		if msg := strings.TrimSpace(c.stderr.String()); msg != "" {
+			err = fmt.Errorf("%s: %s", c.cmd.Path, msg)
+		}
 	}
 	return n, err
 }
@@ -105,7 +123,8 @@ func (c *cmdConn) Close() error {
 	c.once.Do(func() {
 		c.stdin.Close()
 		c.cmd.Process.Kill()
-		c.cmd.Wait()
+		<-c.done
+		c.stdout.Close()
 	})
 	return nil
 }

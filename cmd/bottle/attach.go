@@ -72,6 +72,10 @@ Examples:
 		fmt.Fprintf(stderr, "bottle attach: %v\n", err)
 		return exitUsage
 	}
+	if err := trustedStateRoot(root); err != nil {
+		fmt.Fprintf(stderr, "bottle attach: %v\n", err)
+		return exitFailed
+	}
 	meta, err := state.Read(root, slug)
 	if err != nil {
 		fmt.Fprintf(stderr, "bottle attach: %v\n", err)

@@ -78,6 +78,10 @@ Flags:
 		fmt.Fprintf(stderr, "bottle ls: %v\n", err)
 		return exitUsage
 	}
+	if err := trustedStateRoot(root); err != nil {
+		fmt.Fprintf(stderr, "bottle ls: %v\n", err)
+		return exitFailed
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	entries, err := listBottles(ctx, root, time.Now())

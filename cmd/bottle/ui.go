@@ -69,6 +69,10 @@ func runUI(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bottle ui: %v\n", err)
 		return exitUsage
 	}
+	if err := trustedStateRoot(root); err != nil {
+		fmt.Fprintf(stderr, "bottle ui: %v\n", err)
+		return exitFailed
+	}
 	host, _, err := net.SplitHostPort(*listen)
 	if err != nil {
 		fmt.Fprintf(stderr, "bottle ui: --listen %q: want HOST:PORT, e.g. 127.0.0.1:8080\n", *listen)

@@ -68,8 +68,8 @@ type Config struct {
 
 	// AtRest, when set, is called once the proxy has started with no
 	// connection, and then once no connection has been open for RestAfter
-	// (default 30s); Woken when the first connection after that comes,
-	// before it is served. bottle egress hands back there what starting
+	// (default 30s), and after each Reload while at rest; Woken when the
+	// first connection after a rest comes, before it is served. bottle egress hands back there what starting
 	// or serving took, and stops the collector while nothing happens. It
 	// is one timer, armed when the last connection closes: nothing runs
 	// while the proxy is idle.
@@ -245,6 +245,7 @@ func (p *Proxy) Routes() *routes.Routes { return p.routes.Load() }
 func (p *Proxy) Reload() error {
 	p.reloadMu.Lock()
 	defer p.reloadMu.Unlock()
+	defer p.restAgain()
 	rs, err := p.load()
 	if err != nil {
 		msg := strings.Replace(err.Error(), ":\n  ", ": ", 1) // one log line, every error

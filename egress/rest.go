@@ -33,3 +33,16 @@ func (p *Proxy) wake() {
 		}
 	}
 }
+
+// restAgain calls Config.AtRest once more when the proxy rests: a reload
+// read and parsed files while the collector may be off.
+func (p *Proxy) restAgain() {
+	if p.rest == nil {
+		return
+	}
+	p.restMu.Lock()
+	defer p.restMu.Unlock()
+	if p.rested {
+		p.cfg.AtRest()
+	}
+}

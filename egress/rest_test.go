@@ -72,4 +72,12 @@ func TestAtRest(t *testing.T) {
 	closed = time.Now()
 	c.Close()
 	want("rest", "after the second connection closed")
+
+	// A reload at rest rests again (it made garbage); Woken does not come.
+	closed = time.Time{}
+	if err := tp.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	want("rest", "after a reload at rest")
+	quiet("after the reload")
 }

@@ -112,10 +112,11 @@ func egressMain(args []string, stdout, stderr io.Writer) int {
 	// connection: the runtime would otherwise collect every two minutes,
 	// mapping back the pages that atRest dropped. Nothing allocates while
 	// no connection is open.
-	gc := 100
-	cfg.AtRest = func() {
+	gc := debug.SetGCPercent(-1) // GOGC as set: read it, and put it back
+	debug.SetGCPercent(gc)
+	cfg.AtRest = func() { // once more after a reload at rest, which made garbage
 		atRest() // an error: the kernel keeps the pages mapped
-		gc = debug.SetGCPercent(-1)
+		debug.SetGCPercent(-1)
 	}
 	cfg.Woken = func() { debug.SetGCPercent(gc) }
 	return egressServe(cfg, f.listen, stderr)

@@ -13,10 +13,10 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
-	"github.com/bottle-sh/bottle/egress"
 	"github.com/bottle-sh/bottle/runtime"
 )
 
@@ -24,7 +24,7 @@ func init() {
 	register(command{
 		name:    "logs",
 		usage:   "logs [--follow] [--denied] [--since WHEN] [--json] [--state DIR] SLUG",
-		summary: "a bottle's decision log: every request its egress allowed or denied, and why",
+		summary: "a bottle's decision log: every request its egress and every fetch or push its git gate allowed or denied, and why",
 		order:   36,
 		run:     runLogs,
 	})
@@ -36,7 +36,16 @@ type decisionLine struct {
 	Status                                                                 int
 	Bytes                                                                  int64
 	Duration                                                               float64
+	// A git gate's line (kind "git", gitgate.Record) has these too, and
+	// is shown in the same columns (gitColumns).
+	Kind, Remote, Op, Rule string
+	Commits                int
+	Refs                   []gitRef
 }
+
+// gitRef is a ref of a git gate's line: for a push, from old to new; for
+// a fetch, the wanted object (new) and the refs naming it.
+type gitRef struct{ Ref, Old, New string }
 
 type logFilter struct {
 	denied bool
@@ -65,6 +74,14 @@ query string or a header value), the status, bytes, duration, the mode
 (tunnel, intercept, http) and the injected header's name. The log is
 <state>/<slug>/egress/decisions.jsonl, written by the egress, kept across
 stop and start, rotated at 32 MiB (four files kept).
+
+With a git gate, its fetches and pushes are in the same table, in time
+order: the decision (allow, deny), the rule that refused (push, force,
+delete, tags, max_push, scan, fetch, refname) as the reason, fetch or push
+as the method, git:REMOTE as the host, the ref as the path, the pack's
+bytes, and last each ref's old..new object ids, the commit count and the
+whole reason. That log is <state>/<slug>/git-gate/log/decisions.jsonl,
+rotated the same way; --follow follows both.
 
 Flags:
 `)
@@ -109,36 +126,31 @@ Flags:
 	if !p.json {
 		p.header()
 	}
-	files := egress.DecisionFiles(filepath.Join(dir, egressDir))
-	var last *os.File
-	for _, name := range files {
-		fh, err := os.Open(name)
-		if errors.Is(err, os.ErrNotExist) {
-			continue
+	logs := make([]*logFiles, len(decisionDirs))
+	defer func() {
+		for _, l := range logs {
+			l.close()
 		}
-		if err != nil {
+	}()
+	for i, d := range decisionDirs {
+		if logs[i], err = openLogFiles(filepath.Join(dir, d)); err != nil {
 			fmt.Fprintf(stderr, "bottle logs: %v\n", err)
 			return exitFailed
 		}
-		if err := p.copy(fh); err != nil {
-			fmt.Fprintf(stderr, "bottle logs: %s: %v\n", name, err)
-			fh.Close()
-			return exitFailed
-		}
-		if name == files[len(files)-1] {
-			last = fh
-		} else {
-			fh.Close()
-		}
+	}
+	if err := mergeLogs(logs, p.line); err != nil {
+		fmt.Fprintf(stderr, "bottle logs: %v\n", err)
+		return exitFailed
 	}
 	if !*follow {
-		if last != nil {
-			last.Close()
-		}
 		return exitOK
 	}
 	w.Flush()
-	return p.follow(last, files[len(files)-1], stderr)
+	tails := make([]*tail, len(logs))
+	for i, l := range logs {
+		tails[i] = l.tail()
+	}
+	return p.follow(tails)
 }
 
 // parseSince reads --since: a duration back from now, or an RFC 3339 time.
@@ -163,16 +175,6 @@ type logPrinter struct {
 
 func (p *logPrinter) header() {
 	fmt.Fprintf(p.w, "%-24s %-9s %-15s %-7s %-30s %-24s %6s %9s %9s  %s\n", "TIME", "DECISION", "REASON", "METHOD", "HOST", "PATH", "STATUS", "BYTES", "MS", "MODE/INJECT")
-}
-
-// copy prints the lines of r that pass the filter.
-func (p *logPrinter) copy(r io.Reader) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 256<<10), 4<<20)
-	for sc.Scan() {
-		p.line(sc.Bytes())
-	}
-	return sc.Err()
 }
 
 var (
@@ -219,14 +221,66 @@ func (f logFilter) pass(b []byte) bool {
 	return true
 }
 
-// parseDecision decodes a decision-log line; false for a line that is not
-// the egress's.
+// parseDecision decodes a decision-log line, the egress's or the git
+// gate's; false for a line that is neither.
 func parseDecision(b []byte) (decisionLine, bool) {
 	var d decisionLine
-	if parseFlat(b, &d) {
-		return d, true
+	if !parseFlat(b, &d) && json.Unmarshal(b, &d) != nil {
+		return d, false
 	}
-	return d, json.Unmarshal(b, &d) == nil
+	if d.Kind == "git" {
+		d.gitColumns()
+	}
+	return d, true
+}
+
+// gitColumns puts a git gate's line in the egress's columns: the rule as
+// the reason, the op as the method, git:REMOTE as the host, the ref as
+// the path (or how many), and as the mode each ref's old..new (short
+// ids), the commit count and the whole reason.
+func (d *decisionLine) gitColumns() {
+	why := d.Reason
+	d.Method, d.Host, d.Reason = d.Op, "git:"+d.Remote, d.Rule
+	if d.Reason == "" && why != "" {
+		d.Reason, _, _ = strings.Cut(why, ":") // "upstream: ..."
+	}
+	var moves []string
+	for _, r := range d.Refs {
+		m := shortID(r.New)
+		if r.Old != "" {
+			m = shortID(r.Old) + ".." + m
+		}
+		if len(d.Refs) > 1 {
+			m = r.Ref + " " + m
+		}
+		moves = append(moves, m)
+	}
+	switch len(d.Refs) {
+	case 0:
+	case 1:
+		d.Path = d.Refs[0].Ref
+	default:
+		d.Path = strconv.Itoa(len(d.Refs)) + " refs"
+	}
+	mode := "git"
+	if len(moves) > 0 {
+		mode += " " + strings.Join(moves, ", ")
+	}
+	if d.Op == "push" {
+		mode += fmt.Sprintf(", %d commit(s)", d.Commits)
+	}
+	if why != "" {
+		mode += ": " + why
+	}
+	d.Mode = mode
+}
+
+// shortID is an object id as git abbreviates it.
+func shortID(id string) string {
+	if len(id) > 7 {
+		return id[:7]
+	}
+	return id
 }
 
 func (p *logPrinter) row(d *decisionLine) {
@@ -245,6 +299,10 @@ func (p *logPrinter) row(d *decisionLine) {
 	path := d.Path
 	if len(path) > 24 {
 		path = path[:23] + "…"
+	}
+	if d.Kind == "git" { // no status, no duration
+		fmt.Fprintf(p.w, "%-24s %-9s %-15s %-7s %-30s %-24s %6s %9d %9s  %s\n", ts, plain(d.Decision), plain(why), plain(d.Method), plain(d.Host), plain(path), "-", d.Bytes, "-", plain(extra))
+		return
 	}
 	fmt.Fprintf(p.w, "%-24s %-9s %-15s %-7s %-30s %-24s %6d %9d %9.3f  %s\n", ts, plain(d.Decision), plain(why), plain(d.Method), plain(d.Host), plain(path), d.Status, d.Bytes, d.Duration, plain(extra))
 }
@@ -272,8 +330,9 @@ func timeField(b []byte) []byte {
 }
 
 // parseFlat decodes a decision-log line the way the egress writes it: one
-// flat object of strings without escapes and numbers. It reports false on
-// anything else (an escape, a nested value), for encoding/json to do.
+// flat object of strings without escapes and numbers (and a git gate's
+// line with no refs). It reports false on anything else (an escape, a
+// nested value), for encoding/json to do.
 func parseFlat(b []byte, d *decisionLine) bool {
 	if len(b) < 2 || b[0] != '{' || b[len(b)-1] != '}' {
 		return false
@@ -307,6 +366,9 @@ func parseFlat(b []byte, d *decisionLine) bool {
 			}
 			val = b[:end]
 			b = b[end:]
+			if len(val) > 0 && (val[0] == '{' || val[0] == '[') && string(val) != "[]" {
+				return false // nested
+			}
 		}
 		if len(b) > 0 {
 			if b[0] != ',' {
@@ -344,6 +406,16 @@ func (d *decisionLine) set(key, val []byte) bool {
 		d.Inject = string(val)
 	case "error":
 		d.Error = string(val)
+	case "kind":
+		d.Kind = string(val)
+	case "remote":
+		d.Remote = string(val)
+	case "op":
+		d.Op = string(val)
+	case "rule":
+		d.Rule = string(val)
+	case "commits":
+		d.Commits, err = strconv.Atoi(string(val))
 	case "status":
 		d.Status, err = strconv.Atoi(string(val))
 	case "bytes":
@@ -354,67 +426,15 @@ func (d *decisionLine) set(key, val []byte) bool {
 	return err == nil
 }
 
-// follow prints what the egress appends to the live file until SIGINT or
-// SIGTERM.
-func (p *logPrinter) follow(fh *os.File, name string, stderr io.Writer) int {
+// follow prints what is appended to the logs until SIGINT or SIGTERM.
+func (p *logPrinter) follow(tails []*tail) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	followLines(ctx, fh, name, 200*time.Millisecond, func(lines [][]byte) {
+	followLines(ctx, tails, 200*time.Millisecond, func(lines []logLine) {
 		for _, l := range lines {
-			p.line(l)
+			p.line(l.b)
 		}
 		p.w.Flush()
 	})
 	return exitOK
-}
-
-// followLines reads what is appended to the file name from fh on (nil:
-// from the start of the file when it appears) and gives batch the whole
-// lines read, every interval until ctx ends (with none when nothing came).
-// It reopens the file when the egress rotates it (a new inode): what was
-// left of the old one is read first. fh is closed when it returns.
-func followLines(ctx context.Context, fh *os.File, name string, every time.Duration, batch func(lines [][]byte)) {
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	buf := make([]byte, 64<<10)
-	var rest []byte // a line not yet ended
-	for {
-		if fh == nil {
-			fh, _ = os.Open(name) // not there yet: the egress makes it on start
-		}
-		var lines [][]byte
-		rotated := false
-		if fh != nil {
-			for {
-				n, err := fh.Read(buf)
-				rest = append(rest, buf[:n]...)
-				if n == 0 || err != nil {
-					break
-				}
-			}
-			if i := bytes.LastIndexByte(rest, '\n'); i >= 0 {
-				lines = bytes.Split(rest[:i], []byte{'\n'})
-				rest = rest[i+1:]
-			}
-			if st, err := os.Stat(name); err == nil {
-				if cur, err := fh.Stat(); err == nil && !os.SameFile(st, cur) {
-					fh.Close() // rotated: what was left of the old one is read
-					fh, rotated = nil, true
-				}
-			}
-		}
-		batch(lines)
-		if rotated {
-			rest = nil
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			if fh != nil {
-				fh.Close()
-			}
-			return
-		case <-tick.C:
-		}
-	}
 }

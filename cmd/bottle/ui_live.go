@@ -8,18 +8,19 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/bottle-sh/bottle/egress"
 )
 
-// Server-sent events: a bottle's decisions as the egress writes them
+// Server-sent events: a bottle's decisions as the egress and git gate write them
 // (followed as bottle logs --follow follows them), the number of its
 // pending requests when it changes, and a job's lines as it runs.
 
 // sse starts an event stream on w; send writes one event (with id, when
-// not negative) and flushes.
-func sse(w http.ResponseWriter) (send func(event string, data any, id int64) error, ok bool) {
+// not empty) and flushes.
+func sse(w http.ResponseWriter) (send func(event string, data any, id string) error, ok bool) {
 	fl, ok := w.(http.Flusher)
 	if !ok {
 		return nil, false
@@ -28,13 +29,13 @@ func sse(w http.ResponseWriter) (send func(event string, data any, id int64) err
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	fl.Flush()
-	return func(event string, data any, id int64) error {
+	return func(event string, data any, id string) error {
 		b, err := json.Marshal(data)
 		if err != nil {
 			return err
 		}
-		if id >= 0 {
-			fmt.Fprintf(w, "id: %d\n", id)
+		if id != "" {
+			fmt.Fprintf(w, "id: %s\n", id)
 		}
 		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b); err != nil {
 			return err
@@ -52,20 +53,20 @@ func (s *uiServer) bottleEvents(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := logFilter{denied: r.URL.Query().Get("denied") == "1"}
-	dir := filepath.Join(s.stateDir(slug), egressDir)
-	live := filepath.Join(dir, egress.DecisionsFile)
 	// From what the page shows on: its ?from=, or after a reconnection
-	// the last event's id (the offset after the lines it carried).
-	from, _ := strconv.ParseInt(r.URL.Query().Get("from"), 10, 64)
-	if id, err := strconv.ParseInt(r.Header.Get("Last-Event-ID"), 10, 64); err == nil {
-		from = id
+	// the last event's id (the offsets after the lines it carried).
+	from := parseOffsets(r.URL.Query().Get("from"))
+	if id := r.Header.Get("Last-Event-ID"); id != "" {
+		from = parseOffsets(id)
 	}
-	fh, err := os.Open(live)
-	if err == nil {
-		if st, err := fh.Stat(); err == nil && from > st.Size() {
-			from = 0 // rotated since: all of the new file is new
+	tails := make([]*tail, len(decisionDirs))
+	for i, d := range decisionDirs {
+		tails[i] = openTail(filepath.Join(s.stateDir(slug), d, egress.DecisionsFile), from[i])
+		if tails[i].fh == nil {
+			from[i] = 0
+		} else if off, err := tails[i].fh.Seek(0, io.SeekCurrent); err == nil {
+			from[i] = off
 		}
-		fh.Seek(max(from, 0), io.SeekStart)
 	}
 	send, ok := sse(w)
 	if !ok {
@@ -75,16 +76,16 @@ func (s *uiServer) bottleEvents(w http.ResponseWriter, r *http.Request) {
 	if n, err := strconv.Atoi(r.URL.Query().Get("pending")); err == nil {
 		pending = n
 	}
-	requests := filepath.Join(dir, egress.RequestsFile)
+	requests := filepath.Join(s.stateDir(slug), egressDir, egress.RequestsFile)
 	var seen os.FileInfo
-	followLines(r.Context(), fh, live, s.every, func(lines [][]byte) {
-		for _, b := range lines {
-			from += int64(len(b)) + 1
-			if !f.pass(b) {
+	followLines(r.Context(), tails, s.every, func(lines []logLine) {
+		for _, l := range lines {
+			from[l.src] += int64(len(l.b)) + 1
+			if !f.pass(l.b) {
 				continue
 			}
-			if d, ok := parseDecision(b); ok {
-				send("decision", d, from)
+			if d, ok := parseDecision(l.b); ok {
+				send("decision", d, formatOffsets(from))
 			}
 		}
 		// requests.json is rewritten (renamed over) when it changes.
@@ -95,9 +96,27 @@ func (s *uiServer) bottleEvents(w http.ResponseWriter, r *http.Request) {
 		seen = st
 		if n := s.pendingCount(slug); n != pending {
 			pending = n
-			send("pending", n, -1)
+			send("pending", n, "")
 		}
 	})
+}
+
+// parseOffsets reads offsets in the decision logs (decisionDirs) as
+// formatOffsets writes them ("E.G"); what is missing or bad is 0.
+func parseOffsets(s string) []int64 {
+	out := make([]int64, len(decisionDirs))
+	for i, part := range strings.SplitN(s, ".", len(out)) {
+		out[i], _ = strconv.ParseInt(part, 10, 64)
+	}
+	return out
+}
+
+func formatOffsets(offs []int64) string {
+	parts := make([]string, len(offs))
+	for i, o := range offs {
+		parts[i] = strconv.FormatInt(o, 10)
+	}
+	return strings.Join(parts, ".")
 }
 
 func (s *uiServer) pendingCount(slug string) int {
@@ -131,11 +150,11 @@ func (s *uiServer) jobEvents(w http.ResponseWriter, r *http.Request) {
 	for {
 		lines, done, code, changed := j.since(n)
 		for _, l := range lines {
-			send("line", l, -1)
+			send("line", l, "")
 		}
 		n += len(lines)
 		if done {
-			send("done", code, -1)
+			send("done", code, "")
 			return
 		}
 		select {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -23,9 +24,9 @@ type bottleView struct {
 	Stopped   bool
 	Requests  []slugRequest // pending
 	Decisions []decisionLine
-	// DecisionsOffset is how much of the live decision log the page
-	// shows: its live part follows from there.
-	DecisionsOffset int64
+	// DecisionsOffset is how much of the live decision logs the page
+	// shows (formatOffsets): its live part follows from there.
+	DecisionsOffset string
 	Routes          []routeView
 	RoutesErr       string
 	History         []auditLine
@@ -74,7 +75,7 @@ func (s *uiServer) bottleView(ctx context.Context, slug string, denied bool) (bo
 			}
 		}
 	}
-	v.Decisions, v.DecisionsOffset = recentDecisions(filepath.Join(s.stateDir(slug), egressDir, egress.DecisionsFile), logFilter{denied: denied})
+	v.Decisions, v.DecisionsOffset = recentDecisions(s.stateDir(slug), logFilter{denied: denied})
 	v.Routes, err = s.routeViews(slug)
 	if err != nil {
 		v.RoutesErr = err.Error()
@@ -85,11 +86,19 @@ func (s *uiServer) bottleView(ctx context.Context, slug string, denied bool) (bo
 	return v, nil
 }
 
-// recentDecisions are the last lines of the live decision log that pass
-// f, newest first, and the size of the file they were read from.
-func recentDecisions(file string, f logFilter) ([]decisionLine, int64) {
+// recentDecisions are the last lines of the bottle's live decision logs
+// (under its state dir) that pass f, newest first, and the sizes of the
+// files they were read from.
+func recentDecisions(dir string, f logFilter) ([]decisionLine, string) {
 	var out []decisionLine
-	lines, size := tailLines(file, 1<<20)
+	var lines [][]byte
+	sizes := make([]int64, len(decisionDirs))
+	for i, d := range decisionDirs {
+		var some [][]byte
+		some, sizes[i] = tailLines(filepath.Join(dir, d, egress.DecisionsFile), 1<<20)
+		lines = append(lines, some...)
+	}
+	sort.SliceStable(lines, func(i, j int) bool { return earlier(lines[i], lines[j]) })
 	for _, b := range lines {
 		if !f.pass(b) {
 			continue
@@ -98,7 +107,7 @@ func recentDecisions(file string, f logFilter) ([]decisionLine, int64) {
 			out = append(out, d)
 		}
 	}
-	return newest(out), size
+	return newest(out), formatOffsets(sizes)
 }
 
 func recentAudit(file string) []auditLine {

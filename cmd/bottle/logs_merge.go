@@ -1,0 +1,215 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/bottle-sh/bottle/egress"
+)
+
+// A bottle's decision logs, under its state dir: the egress's (requests)
+// and the git gate's (fetches and pushes), each rotated the same way
+// (egress.DecisionFiles). bottle logs and the UI show them as one log, in
+// time order.
+var decisionDirs = []string{egressDir, filepath.Join("git-gate", "log")}
+
+// logFiles are the files of one decision log, open for reading, oldest first.
+type logFiles struct {
+	live  string     // the file written to
+	files []*os.File // the files there are, oldest first
+	last  *os.File   // the live file when it is there: read to its end, it is followed from there
+}
+
+func openLogFiles(dir string) (*logFiles, error) {
+	names := egress.DecisionFiles(dir)
+	l := &logFiles{live: names[len(names)-1]}
+	for _, name := range names {
+		fh, err := os.Open(name)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			l.close()
+			return nil, err
+		}
+		l.files = append(l.files, fh)
+		if name == l.live {
+			l.last = fh
+		}
+	}
+	return l, nil
+}
+
+// close closes its files (but the live one once a tail has it).
+func (l *logFiles) close() {
+	if l == nil {
+		return
+	}
+	for _, fh := range l.files {
+		fh.Close()
+	}
+	l.files = nil
+}
+
+// tail is the live file followed from where it was read to; it closes
+// that file from then on, not close.
+func (l *logFiles) tail() *tail {
+	if n := len(l.files); l.last != nil && n > 0 && l.files[n-1] == l.last {
+		l.files = l.files[:n-1]
+	}
+	return &tail{name: l.live, fh: l.last}
+}
+
+// mergeLogs gives line the lines of every log, in time order (each log is
+// in time order already; lines of the same time keep the order of logs).
+func mergeLogs(logs []*logFiles, line func([]byte)) error {
+	scs := make([]*bufio.Scanner, len(logs))
+	more := make([]bool, len(logs))
+	for i, l := range logs {
+		rs := make([]io.Reader, len(l.files))
+		for j, fh := range l.files {
+			rs[j] = fh
+		}
+		scs[i] = bufio.NewScanner(io.MultiReader(rs...))
+		scs[i].Buffer(make([]byte, 256<<10), 4<<20)
+		more[i] = scs[i].Scan()
+	}
+	for {
+		next := -1
+		for i, sc := range scs {
+			if more[i] && (next < 0 || earlier(sc.Bytes(), scs[next].Bytes())) {
+				next = i
+			}
+		}
+		if next < 0 {
+			break
+		}
+		line(scs[next].Bytes())
+		more[next] = scs[next].Scan()
+	}
+	for i, sc := range scs {
+		if err := sc.Err(); err != nil {
+			return fmt.Errorf("%s: %w", logs[i].live, err)
+		}
+	}
+	return nil
+}
+
+// earlier reports whether line a's time is before line b's. The times'
+// first 19 bytes (to the second) compare as text; within a second they
+// are parsed (RFC 3339 drops a fraction's trailing zeros). A line without
+// a time is no earlier nor later than any.
+func earlier(a, b []byte) bool {
+	ta, tb := timeField(a), timeField(b)
+	if len(ta) < 19 || len(tb) < 19 {
+		return false
+	}
+	if c := bytes.Compare(ta[:19], tb[:19]); c != 0 {
+		return c < 0
+	}
+	pa, errA := time.Parse(time.RFC3339Nano, string(ta))
+	pb, errB := time.Parse(time.RFC3339Nano, string(tb))
+	return errA == nil && errB == nil && pa.Before(pb)
+}
+
+// logLine is a line followed in one of several logs (src, their index).
+type logLine struct {
+	src int
+	b   []byte
+}
+
+// tail is a file followed as it grows (reopened when rotated).
+type tail struct {
+	name string
+	fh   *os.File // nil: opened from its start when it appears
+	rest []byte   // a line not yet ended
+}
+
+// openTail is a tail of name from offset from on (from its start when
+// the file is shorter: it was rotated since).
+func openTail(name string, from int64) *tail {
+	t := &tail{name: name}
+	fh, err := os.Open(name)
+	if err != nil {
+		return t
+	}
+	if st, err := fh.Stat(); err == nil && from > st.Size() {
+		from = 0
+	}
+	fh.Seek(max(from, 0), io.SeekStart)
+	t.fh = fh
+	return t
+}
+
+// read gives the whole lines appended since the last read, and whether
+// the file was rotated (a new inode): what was left of the old one is
+// read first, the next read opens the new one.
+func (t *tail) read(buf []byte) (lines [][]byte, rotated bool) {
+	if t.fh == nil {
+		t.fh, _ = os.Open(t.name) // not there yet: its writer makes it on start
+		if t.fh == nil {
+			return nil, false
+		}
+	}
+	for {
+		n, err := t.fh.Read(buf)
+		t.rest = append(t.rest, buf[:n]...)
+		if n == 0 || err != nil {
+			break
+		}
+	}
+	if i := bytes.LastIndexByte(t.rest, '\n'); i >= 0 {
+		lines = bytes.Split(t.rest[:i], []byte{'\n'})
+		t.rest = t.rest[i+1:]
+	}
+	if st, err := os.Stat(t.name); err == nil {
+		if cur, err := t.fh.Stat(); err == nil && !os.SameFile(st, cur) {
+			t.fh.Close()
+			t.fh, t.rest = nil, nil
+			return lines, true
+		}
+	}
+	return lines, false
+}
+
+// followLines reads what is appended to the tails' files and gives batch
+// the whole lines read, in time order, every interval until ctx ends
+// (with none when nothing came). The tails' files are closed when it
+// returns.
+func followLines(ctx context.Context, tails []*tail, every time.Duration, batch func(lines []logLine)) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	buf := make([]byte, 64<<10)
+	for {
+		var lines []logLine
+		for i, t := range tails {
+			for rotated := true; rotated; {
+				var got [][]byte
+				got, rotated = t.read(buf)
+				for _, b := range got {
+					lines = append(lines, logLine{i, b})
+				}
+			}
+		}
+		sort.SliceStable(lines, func(i, j int) bool { return earlier(lines[i].b, lines[j].b) })
+		batch(lines)
+		select {
+		case <-ctx.Done():
+			for _, t := range tails {
+				if t.fh != nil {
+					t.fh.Close()
+				}
+			}
+			return
+		case <-tick.C:
+		}
+	}
+}

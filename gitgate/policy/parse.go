@@ -77,18 +77,43 @@ func Parse(data []byte) (*Policy, error) {
 }
 
 type parser struct {
-	errs []string
+	errs Problems
+}
+
+// Problem is one thing wrong in a policy: its line, the field (a key of a
+// remote, or "remote", "remotes", "file") and what is wrong.
+type Problem struct {
+	Line        int
+	Field, What string
+}
+
+// Problems is what Parse found wrong in a policy that is YAML, each as
+// "line N: field: what", joined into one error.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	lines := make([]string, len(ps))
+	for i, p := range ps {
+		lines[i] = fmt.Sprintf("line %d: %s: %s", p.Line, p.Field, p.What)
+	}
+	return Join(lines)
+}
+
+// Join is several problems as one message: the one, or "N errors:" and
+// each on its own line.
+func Join(problems []string) string {
+	if len(problems) == 1 {
+		return problems[0]
+	}
+	return fmt.Sprintf("%d errors:\n  %s", len(problems), strings.Join(problems, "\n  "))
 }
 
 func (p *parser) errorf(line int, field, format string, args ...any) {
-	p.errs = append(p.errs, fmt.Sprintf("line %d: %s: %s", line, field, fmt.Sprintf(format, args...)))
+	p.errs = append(p.errs, Problem{line, field, fmt.Sprintf(format, args...)})
 }
 
 func (p *parser) err() error {
-	if len(p.errs) == 1 {
-		return errors.New(p.errs[0])
-	}
-	return fmt.Errorf("%d errors:\n  %s", len(p.errs), strings.Join(p.errs, "\n  "))
+	return p.errs
 }
 
 func (p *parser) file(doc *yaml.Node) *Policy {

@@ -26,6 +26,14 @@ func sshDialer(host string) (func(ctx context.Context, network, addr string) (ne
 	if u.Path != "" && u.Path != "/" {
 		return nil, fmt.Errorf("engine address %q: an ssh address has no path", host)
 	}
+	// ssh expands %-tokens and its ProxyCommand runs through a shell with
+	// the host and user in it: only the characters names are made of pass.
+	if !sshName(u.Hostname(), ":") {
+		return nil, fmt.Errorf("engine address %q: host %q has characters a host name does not (letters, digits, '.', '-', ':' for IPv6; not starting with '-')", host, u.Hostname())
+	}
+	if u.User != nil && !sshName(u.User.Username(), "") {
+		return nil, fmt.Errorf("engine address %q: user %q has characters a user name does not (letters, digits, '.', '_', '-'; not starting with '-')", host, u.User.Username())
+	}
 	args := []string{"-o", "ConnectTimeout=30", "-T"}
 	if u.User != nil {
 		args = append(args, "-l", u.User.Username())
@@ -37,6 +45,22 @@ func sshDialer(host string) (func(ctx context.Context, network, addr string) (ne
 	return func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return commandConn(ctx, "ssh", args...)
 	}, nil
+}
+
+// sshName says whether name is made only of letters, digits, '.', '_',
+// '-' and the runes of extra, and does not start with '-' (an option).
+func sshName(name, extra string) bool {
+	if name == "" || name[0] == '-' {
+		return false
+	}
+	for _, r := range name {
+		ok := r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' ||
+			strings.ContainsRune("._-"+extra, r)
+		if !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // cmdConn is a net.Conn over a command's stdin and stdout.

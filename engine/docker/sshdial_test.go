@@ -64,3 +64,22 @@ func TestSSHEngineFailureSaysWhy(t *testing.T) {
 		t.Errorf("err = %v; want the ssh error and the address", err)
 	}
 }
+
+// An ssh:// address whose host or user holds what a shell or ssh's
+// %-tokens would act on (in a ProxyCommand of the operator's ssh config)
+// is refused before ssh runs.
+func TestSSHAddressRefusesShellCharacters(t *testing.T) {
+	for _, host := range []string{
+		"ssh://a$(id)b", "ssh://x%60id%60@host", "ssh://-oProxyCommand=id", "ssh://h;id",
+		"ssh://us$er@host", "ssh://-l@host", "ssh://host%25h",
+	} {
+		if _, err := sshDialer(host); err == nil || !strings.Contains(err.Error(), "engine address") {
+			t.Errorf("sshDialer(%q) = %v; want it refused, naming the address", host, err)
+		}
+	}
+	for _, host := range []string{"ssh://build-1.example.com", "ssh://ci_user@10.0.0.5:2222", "ssh://[::1]:22"} {
+		if _, err := sshDialer(host); err != nil {
+			t.Errorf("sshDialer(%q) = %v; want it taken", host, err)
+		}
+	}
+}

@@ -432,7 +432,9 @@ func (p *logPrinter) follow(tails []*tail) int {
 	defer stop()
 	followLines(ctx, tails, 200*time.Millisecond, func(lines []logLine) {
 		for _, l := range lines {
-			p.line(l.b)
+			if ofItsLog(l.src, l.b) {
+				p.line(l.b)
+			}
 		}
 		p.w.Flush()
 	})

@@ -21,6 +21,18 @@ import (
 // time order.
 var decisionDirs = []string{egressDir, filepath.Join("git-gate", "log")}
 
+// gitMark is in every git gate line (its kind) and in no egress line: the
+// egress writes no kind, and a quote inside a value is escaped.
+var gitMark = []byte(`"kind":"git"`)
+
+// ofItsLog reports whether line b belongs in the log decisionDirs[src]:
+// the gate's lines are git lines and the egress's are not. Each of the two
+// parses what the agent sends; neither, if taken over that way, writes
+// lines that pass for the other's.
+func ofItsLog(src int, b []byte) bool {
+	return bytes.Contains(b, gitMark) == (decisionDirs[src] != egressDir)
+}
+
 // logFiles are the files of one decision log, open for reading, oldest first.
 type logFiles struct {
 	live  string     // the file written to
@@ -92,7 +104,9 @@ func mergeLogs(logs []*logFiles, line func([]byte)) error {
 		if next < 0 {
 			break
 		}
-		line(scs[next].Bytes())
+		if b := scs[next].Bytes(); ofItsLog(next, b) {
+			line(b)
+		}
 		more[next] = scs[next].Scan()
 	}
 	for i, sc := range scs {
@@ -182,8 +196,9 @@ func (t *tail) read(buf []byte) (lines [][]byte, rotated bool) {
 
 // followLines reads what is appended to the tails' files and gives batch
 // the whole lines read, in time order, every interval until ctx ends
-// (with none when nothing came). The tails' files are closed when it
-// returns.
+// (with none when nothing came). A tail's src is its index; with the
+// tails of decisionDirs, the caller drops what is not ofItsLog (it counts
+// their bytes). The tails' files are closed when it returns.
 func followLines(ctx context.Context, tails []*tail, every time.Duration, batch func(lines []logLine)) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()

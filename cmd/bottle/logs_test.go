@@ -112,9 +112,14 @@ func TestUIShowsGitGateDecisions(t *testing.T) {
 	}
 	gateLog := filepath.Join(gateDir, "decisions.jsonl")
 	appendTo(t, gateLog, `{"time":"2026-11-30T20:02:00Z","kind":"git","remote":"origin","op":"push","refs":[{"ref":"refs/heads/main","old":"1111111aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa","new":"2222222bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"}],"commits":1,"bytes":512,"decision":"deny","rule":"push","reason":"refs/heads/main: not in push patterns of origin (refs/heads/agent/*)"}`+"\n")
+	// An egress line in the gate's log is not shown.
+	appendTo(t, gateLog, `{"time":"2026-11-30T20:02:01Z","method":"GET","host":"forged.example","path":"/","decision":"deny","reason":"no route","status":403}`+"\n")
 	c, _ := f.login()
 	req, _ := http.NewRequest("GET", f.url+"/b/demo?denied=1", nil)
 	_, body := f.do(c, req)
+	if strings.Contains(body, "forged.example") {
+		t.Errorf("the bottle page shows an egress line from the gate's log")
+	}
 	for _, want := range []string{"git:origin", "refs/heads/main", "git 1111111..2222222, 1 commit(s)", "evil.example"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("the bottle page lacks %q", want)

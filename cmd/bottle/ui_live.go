@@ -81,7 +81,7 @@ func (s *uiServer) bottleEvents(w http.ResponseWriter, r *http.Request) {
 	followLines(r.Context(), tails, s.every, func(lines []logLine) {
 		for _, l := range lines {
 			from[l.src] += int64(len(l.b)) + 1
-			if !f.pass(l.b) {
+			if !ofItsLog(l.src, l.b) || !f.pass(l.b) {
 				continue
 			}
 			if d, ok := parseDecision(l.b); ok {

@@ -96,7 +96,11 @@ func recentDecisions(dir string, f logFilter) ([]decisionLine, string) {
 	for i, d := range decisionDirs {
 		var some [][]byte
 		some, sizes[i] = tailLines(filepath.Join(dir, d, egress.DecisionsFile), 1<<20)
-		lines = append(lines, some...)
+		for _, b := range some {
+			if ofItsLog(i, b) {
+				lines = append(lines, b)
+			}
+		}
 	}
 	sort.SliceStable(lines, func(i, j int) bool { return earlier(lines[i], lines[j]) })
 	for _, b := range lines {

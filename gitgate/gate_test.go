@@ -280,3 +280,29 @@ func TestLargePush(t *testing.T) {
 		t.Errorf("upstream agent/big = %q, want %s", got, big)
 	}
 }
+
+// With scan off, a push that only creates refs is walked, not parsed:
+// the bounds hold and the record still counts its commits.
+func TestCreateOnlyWithoutScan(t *testing.T) {
+	w := newWorld(t, originPolicy("    scan: false\n    max_push: 64KiB\n"))
+	clone := w.clone("agent", 2)
+	w.commit(clone, "a.txt", "a\n", "a")
+	b := w.commit(clone, "b.txt", "b\n", "b")
+	w.git(clone, "push", "-q", "origin", "HEAD:refs/heads/agent/new")
+	if got := w.upstreamRef("refs/heads/agent/new"); got != b {
+		t.Fatalf("upstream agent/new = %q, want %s", got, b)
+	}
+	var last map[string]any
+	for _, r := range w.records.lines(t) {
+		if r["op"] == "push" {
+			last = r
+		}
+	}
+	if last["decision"] != "allow" || last["commits"].(float64) != 2 {
+		t.Errorf("record: %v", last)
+	}
+	code, body := w.receivePack([]string{zeroID + " " + strings.Repeat("a", 40) + " refs/heads/agent/bomb"}, bombPack(t, 8<<20))
+	if code != 200 || !strings.Contains(body, "refused as a pack bomb") {
+		t.Errorf("bomb without scan: %d %q", code, body)
+	}
+}

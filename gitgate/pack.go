@@ -23,7 +23,7 @@ type pushedPack struct {
 // parses it with go-git into memory. The agent's git sends no thin pack
 // (the gate advertises no-thin), so every delta resolves inside the pack.
 func parsePack(pack []byte, limit int64) (*pushedPack, error) {
-	if err := checkInflated(pack, limit); err != nil {
+	if _, err := checkInflated(pack, limit); err != nil {
 		return nil, err
 	}
 	store := memory.NewStorage()
@@ -48,43 +48,50 @@ func parsePack(pack []byte, limit int64) (*pushedPack, error) {
 // size is in its header, a delta's result size in the delta's own header
 // (read from its first bytes; go-git inflates no more than the header
 // declares).
-func checkInflated(pack []byte, limit int64) error {
+//
+// It returns the number of commits stored whole (git seldom deltifies a
+// commit), which the record gives when the pack is not parsed.
+func checkInflated(pack []byte, limit int64) (int, error) {
 	sc := packfile.NewScanner(bytes.NewReader(pack))
 	_, count, err := sc.Header()
 	if err != nil {
-		return fmt.Errorf("the pushed pack is malformed: %v", err)
+		return 0, fmt.Errorf("the pushed pack is malformed: %v", err)
 	}
 	if int64(count) > int64(len(pack)) {
-		return fmt.Errorf("the pushed pack claims %d objects in %d bytes", count, len(pack))
+		return 0, fmt.Errorf("the pushed pack claims %d objects in %d bytes", count, len(pack))
 	}
 	bomb := fmt.Errorf("the pushed objects inflate to more than %d bytes (the pack is %d bytes): refused as a pack bomb", limit, len(pack))
+	commits := 0
 	var total int64 // at most limit: each size is checked against what is left, so the sum cannot wrap
 	for i := uint32(0); i < count; i++ {
 		oh, err := sc.NextObjectHeader()
 		if err != nil {
-			return fmt.Errorf("the pushed pack is malformed: %v", err)
+			return 0, fmt.Errorf("the pushed pack is malformed: %v", err)
 		}
 		size := oh.Length
+		if oh.Type == plumbing.CommitObject {
+			commits++
+		}
 		head := &headWriter{}
 		if _, _, err := sc.NextObject(head); err != nil {
-			return fmt.Errorf("the pushed pack is malformed: %v", err)
+			return 0, fmt.Errorf("the pushed pack is malformed: %v", err)
 		}
 		if oh.Type == plumbing.OFSDeltaObject || oh.Type == plumbing.REFDeltaObject {
 			target, err := deltaTargetSize(head.buf)
 			if err != nil {
-				return fmt.Errorf("the pushed pack is malformed: %v", err)
+				return 0, fmt.Errorf("the pushed pack is malformed: %v", err)
 			}
 			if target > limit {
-				return bomb
+				return 0, bomb
 			}
 			size += target // both below 2^63: a sum past it wraps negative, refused below
 		}
 		if size < 0 || size > limit-total {
-			return bomb
+			return 0, bomb
 		}
 		total += size
 	}
-	return nil
+	return commits, nil
 }
 
 // headWriter keeps the first bytes written to it and counts the rest.

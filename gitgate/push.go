@@ -170,7 +170,7 @@ func (p *push) refuseAll(rule, reason string) {
 // decide checks every ref of the push: names and patterns first, then the
 // pack (size once inflated, fast-forwards), then the secret scan.
 func (g *Gate) decide(p *push) {
-	needPack := false
+	needPack, updates := false, false
 	for _, c := range p.req.Commands {
 		change := policy.Create
 		switch {
@@ -178,7 +178,7 @@ func (g *Gate) decide(p *push) {
 			change = policy.Deletion
 		case !c.Old.IsZero():
 			change = policy.FastForward // proven below, from the pack
-			needPack = true
+			needPack, updates = true, true
 		default:
 			needPack = true
 		}
@@ -187,6 +187,16 @@ func (g *Gate) decide(p *push) {
 		}
 	}
 	if p.first != nil || !needPack {
+		return
+	}
+	if !updates && !p.remote.Scan {
+		// Only new refs and no scan: nothing to prove or read, so the pack
+		// is walked (sizes, structure) but not parsed into objects.
+		commits, err := checkInflated(p.pack, inflateLimit(p.remote.MaxPush))
+		if err != nil {
+			p.refuseAll("pack", err.Error())
+		}
+		p.rec.Commits = commits
 		return
 	}
 	pack, err := parsePack(p.pack, inflateLimit(p.remote.MaxPush))

@@ -1,9 +1,13 @@
 package gitgate
 
 import (
+	"runtime"
+	"strings"
+
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/zricethezav/gitleaks/v8/detect"
 	"net"
 	"os"
 	"os/exec"
@@ -145,4 +149,49 @@ func BenchmarkPush(b *testing.B) {
 		}
 	}
 	report(b, took, ways)
+}
+
+// BenchmarkScan is the secret scan's rate on real source (the Go tree's
+// own .go files, about 20 MB) and on random hex (the push benchmark's
+// content, the scanner's slow case).
+func BenchmarkScan(b *testing.B) {
+	s := &secretScanner{}
+	if err := s.init(); err != nil {
+		b.Fatal(err)
+	}
+	var source []string
+	total := 0
+	filepath.WalkDir(filepath.Join(runtime.GOROOT(), "src"), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || total > 20<<20 {
+			return nil
+		}
+		if data, err := os.ReadFile(path); err == nil {
+			source = append(source, string(data))
+			total += len(data)
+		}
+		return nil
+	})
+	chunk := make([]byte, 256<<10)
+	var hexText []string
+	for range 40 {
+		rand.Read(chunk)
+		hexText = append(hexText, hex.EncodeToString(chunk))
+	}
+	for _, tc := range []struct {
+		name  string
+		texts []string
+	}{{"go-source", source}, {"random-hex", hexText}} {
+		b.Run(tc.name, func(b *testing.B) {
+			size := 0
+			for _, t := range tc.texts {
+				size += len(t)
+			}
+			b.SetBytes(int64(size))
+			for range b.N {
+				for _, t := range tc.texts {
+					s.detector.Detect(detect.Fragment{Raw: t, FilePath: "f.go"})
+				}
+			}
+		})
+	}
 }

@@ -225,8 +225,12 @@ func (f logFilter) pass(b []byte) bool {
 // gate's; false for a line that is neither.
 func parseDecision(b []byte) (decisionLine, bool) {
 	var d decisionLine
-	if !parseFlat(b, &d) && json.Unmarshal(b, &d) != nil {
-		return d, false
+	if !parseFlat(b, &d) {
+		j := new(decisionLine) // on the heap for encoding/json; d is not
+		if json.Unmarshal(b, j) != nil {
+			return d, false
+		}
+		d = *j
 	}
 	if d.Kind == "git" {
 		d.gitColumns()

@@ -21,16 +21,20 @@ import (
 // time order.
 var decisionDirs = []string{egressDir, filepath.Join("git-gate", "log")}
 
-// gitMark is in every git gate line (its kind) and in no egress line: the
-// egress writes no kind, and a quote inside a value is escaped.
-var gitMark = []byte(`"kind":"git"`)
-
 // ofItsLog reports whether line b belongs in the log decisionDirs[src]:
 // the gate's lines are git lines and the egress's are not. Each of the two
 // parses what the agent sends; neither, if taken over that way, writes
 // lines that pass for the other's.
 func ofItsLog(src int, b []byte) bool {
-	return bytes.Contains(b, gitMark) == (decisionDirs[src] != egressDir)
+	return gitLine(b) == (decisionDirs[src] != egressDir)
+}
+
+// gitLine reports whether b is a git gate's line: gitgate.Record writes
+// its kind right after its time, where the egress writes its client.
+func gitLine(b []byte) bool {
+	const key = `{"time":"`
+	t := timeField(b)
+	return t != nil && bytes.HasPrefix(b[len(key)+len(t):], []byte(`","kind":"git"`))
 }
 
 // logFiles are the files of one decision log, open for reading, oldest first.

@@ -184,3 +184,26 @@ func TestNoCredentialEchoed(t *testing.T) {
 		}
 	}
 }
+
+// A client that sends a request's head and then trickles nothing more is
+// cut off after the idle time, and the gate goes on serving others.
+func TestSlowBodyCut(t *testing.T) {
+	w := newWorld(t, originPolicy(""))
+	w.gate.cfg.IdleBody = 300 * time.Millisecond
+	c, err := net.Dial("tcp", strings.TrimPrefix(w.gateURL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST /origin/git-receive-pack HTTP/1.1\r\nHost: g\r\nContent-Length: 100000\r\n\r\n0094")
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	start := time.Now()
+	io.ReadAll(c) // ends when the gate gives up on the body and closes
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the gate waited %v for a stalled body", took)
+	}
+	clone := w.clone("after", 2)
+	if _, err := os.Stat(clone + "/README"); err != nil {
+		t.Errorf("the gate stopped serving: %v", err)
+	}
+}

@@ -143,7 +143,7 @@ func (g *Gate) uploadPack(w http.ResponseWriter, r *http.Request, remote *policy
 		http.Error(w, "bottle git gate: fetch is not allowed from "+remote.Name, http.StatusForbidden)
 		return
 	}
-	body, err := requestBody(w, r, maxFetchRequest)
+	body, err := g.requestBody(w, r, maxFetchRequest)
 	if err != nil {
 		http.Error(w, "bottle git gate: "+err.Error(), http.StatusBadRequest)
 		return

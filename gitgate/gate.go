@@ -32,6 +32,7 @@ type Config struct {
 	Log            io.Writer      // status lines for the operator (stderr)
 	Getenv         func(string) string
 	Now            func() time.Time
+	IdleBody       time.Duration // longest wait for a request body's next bytes; 60s when 0
 }
 
 // Gate serves git smart HTTP for the remotes of its policy.
@@ -61,6 +62,9 @@ func New(cfg Config) (*Gate, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.IdleBody == 0 {
+		cfg.IdleBody = defaultIdleBody
 	}
 	g := &Gate{cfg: cfg, pushes: make(chan struct{}, maxConcurrentPushes), scan: &secretScanner{}}
 	data, err := readStable(cfg.PolicyFile)
@@ -247,15 +251,15 @@ func remoteNames(p *policy.Policy) string {
 	return strings.Join(names, ", ")
 }
 
-// idleBody bounds how long the gate waits for the next bytes of a request
-// body: a client trickling bytes (slowloris) is cut after this.
-const idleBody = 60 * time.Second
+// defaultIdleBody bounds how long the gate waits for the next bytes of a
+// request body: a client trickling bytes (slowloris) is cut after this.
+const defaultIdleBody = 60 * time.Second
 
 // requestBody is r's body, gunzipped when git compressed it, with an idle
 // deadline renewed on each read and at most limit bytes.
-func requestBody(w http.ResponseWriter, r *http.Request, limit int64) (io.Reader, error) {
+func (g *Gate) requestBody(w http.ResponseWriter, r *http.Request, limit int64) (io.Reader, error) {
 	rc := http.NewResponseController(w)
-	var body io.Reader = &idleReader{r: r.Body, rc: rc}
+	var body io.Reader = &idleReader{r: r.Body, rc: rc, idle: g.cfg.IdleBody}
 	if r.Header.Get("Content-Encoding") == "gzip" {
 		zr, err := newGzip(body)
 		if err != nil {
@@ -267,12 +271,13 @@ func requestBody(w http.ResponseWriter, r *http.Request, limit int64) (io.Reader
 }
 
 type idleReader struct {
-	r  io.Reader
-	rc *http.ResponseController
+	r    io.Reader
+	rc   *http.ResponseController
+	idle time.Duration
 }
 
 func (i *idleReader) Read(p []byte) (int, error) {
-	_ = i.rc.SetReadDeadline(time.Now().Add(idleBody))
+	_ = i.rc.SetReadDeadline(time.Now().Add(i.idle))
 	return i.r.Read(p)
 }
 

@@ -108,7 +108,7 @@ func (g *Gate) receivePack(w http.ResponseWriter, r *http.Request, remote *polic
 	case <-r.Context().Done():
 		return
 	}
-	body, err := requestBody(w, r, maxCommandBytes+remote.MaxPush+maxDrain)
+	body, err := g.requestBody(w, r, maxCommandBytes+remote.MaxPush+maxDrain)
 	if err != nil {
 		http.Error(w, "bottle git gate: "+err.Error(), http.StatusBadRequest)
 		return

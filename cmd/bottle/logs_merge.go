@@ -96,22 +96,27 @@ func mergeLogs(logs []*logFiles, line func([]byte)) error {
 		}
 		scs[i] = bufio.NewScanner(io.MultiReader(rs...))
 		scs[i].Buffer(make([]byte, 256<<10), 4<<20)
-		more[i] = scs[i].Scan()
+	}
+	// next moves log i to its next line of its own (ofItsLog).
+	next := func(i int) {
+		for more[i] = scs[i].Scan(); more[i] && !ofItsLog(i, scs[i].Bytes()); more[i] = scs[i].Scan() {
+		}
+	}
+	for i := range scs {
+		next(i)
 	}
 	for {
-		next := -1
+		first := -1
 		for i, sc := range scs {
-			if more[i] && (next < 0 || earlier(sc.Bytes(), scs[next].Bytes())) {
-				next = i
+			if more[i] && (first < 0 || earlier(sc.Bytes(), scs[first].Bytes())) {
+				first = i
 			}
 		}
-		if next < 0 {
+		if first < 0 {
 			break
 		}
-		if b := scs[next].Bytes(); ofItsLog(next, b) {
-			line(b)
-		}
-		more[next] = scs[next].Scan()
+		line(scs[first].Bytes())
+		next(first)
 	}
 	for i, sc := range scs {
 		if err := sc.Err(); err != nil {
@@ -124,11 +129,11 @@ func mergeLogs(logs []*logFiles, line func([]byte)) error {
 // earlier reports whether line a's time is before line b's. The times'
 // first 19 bytes (to the second) compare as text; within a second they
 // are parsed (RFC 3339 drops a fraction's trailing zeros). A line without
-// a time is no earlier nor later than any.
+// a time comes before any with one, so that it holds none of them up.
 func earlier(a, b []byte) bool {
 	ta, tb := timeField(a), timeField(b)
 	if len(ta) < 19 || len(tb) < 19 {
-		return false
+		return len(ta) < 19 && len(tb) >= 19
 	}
 	if c := bytes.Compare(ta[:19], tb[:19]); c != 0 {
 		return c < 0

@@ -24,6 +24,9 @@ func TestGitGateRecordColumns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !gitLine(b) || ofItsLog(0, b) || !ofItsLog(1, b) {
+		t.Errorf("%s is not taken for a git gate's line, in its log only", b)
+	}
 	d, ok := parseDecision(b)
 	want := decisionLine{Time: rec.Time, Decision: "deny", Reason: "force", Method: "push", Host: "git:origin", Path: "refs/heads/main", Bytes: 512,
 		Mode: "git 1111111..2222222, 3 commit(s): refs/heads/main: not a fast-forward"}

@@ -214,6 +214,16 @@ func (p *parser) name(v *yaml.Node) string {
 		p.errorf(v.Line, "name", "%q is not a remote name (lower-case letters, digits, '.', '_', '-', starting with a letter or digit, at most 64)", s)
 		return ""
 	}
+	// The gate serves /<name>.git/ as <name> and refuses a path holding
+	// "..": such a name would reach another remote, or none.
+	switch {
+	case strings.HasSuffix(s, ".git"):
+		p.errorf(v.Line, "name", "%q ends in .git, which the gate takes off the path (it would serve remote %q); name it %q", s, strings.TrimSuffix(s, ".git"), strings.TrimSuffix(s, ".git"))
+		return ""
+	case strings.Contains(s, ".."):
+		p.errorf(v.Line, "name", "%q holds \"..\", which the gate refuses in a path; use one '.'", s)
+		return ""
+	}
 	return s
 }
 

@@ -43,6 +43,11 @@ func TestParseErrors(t *testing.T) {
 		{"remote:\n", "line 1: remote: unknown key (did you mean remotes?)"},
 		{"remotes:\n  - name: Origin\n    url: git@h:a\n", "line 2: name: \"Origin\" is not a remote name"},
 		{"remotes:\n  - name: ../x\n    url: git@h:a\n", "line 2: name: \"../x\" is not a remote name"},
+		// attack4: the gate serves /<name>.git/ as <name> and refuses a path
+		// with "..", so a remote app.git took pushes meant for it to the
+		// remote app (its upstream and patterns), and a..b was unreachable.
+		{"remotes:\n  - name: app\n    url: git@h:a\n  - name: app.git\n    url: git@h:b\n", "line 4: name: \"app.git\" ends in .git"},
+		{"remotes:\n  - name: a..b\n    url: git@h:a\n", "line 2: name: \"a..b\" holds \"..\""},
 		{"remotes:\n  - name: o\n    url: http://h/a\n", "line 3: url: \"http://h/a\": plain http"},
 		{"remotes:\n  - name: o\n    url: https://me:tok@h/a\n", "line 3: url: url holds credentials"},
 		{"remotes:\n  - name: o\n    url: me:tok@h:a\n", "a URL holds no credentials"},

@@ -71,12 +71,29 @@ func New(cfg Config) (*Gate, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := policy.Parse(data)
+	p, err := g.parse(data)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.PolicyFile, err)
+		return nil, err
 	}
 	g.policy.Store(p)
 	return g, nil
+}
+
+// parse is policy.Parse of the policy file's bytes, refusing also a
+// remote whose token_env the gate's environment does not hold: the gate
+// gets only the variables start passed it, so such a remote (a live
+// policy's) could only fail at its first use.
+func (g *Gate) parse(data []byte) (*policy.Policy, error) {
+	p, err := policy.Parse(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", g.cfg.PolicyFile, err)
+	}
+	for _, r := range p.Remotes {
+		if r.TokenEnv != "" && g.cfg.Getenv(r.TokenEnv) == "" {
+			return nil, fmt.Errorf("%s: token_env %s of %s is not set in the gate's environment (it holds the variables the manifest's remotes name, passed at start); name it in the manifest and restart the bottle", g.cfg.PolicyFile, r.TokenEnv, r.Name)
+		}
+	}
+	return p, nil
 }
 
 // Policy is the policy in force.
@@ -121,10 +138,7 @@ func (g *Gate) Reload() error {
 	ev := policyEvent{Hash: hex.EncodeToString(sum[:])}
 	var p *policy.Policy
 	if err == nil {
-		p, err = policy.Parse(data)
-		if err != nil {
-			err = fmt.Errorf("%s: %w", g.cfg.PolicyFile, err)
-		}
+		p, err = g.parse(data)
 	}
 	if err != nil {
 		ev.Event, ev.Error = "policy_refused", err.Error()

@@ -306,3 +306,24 @@ func TestCreateOnlyWithoutScan(t *testing.T) {
 		t.Errorf("bomb without scan: %d %q", code, body)
 	}
 }
+
+// attack4: a live policy naming a token_env the gate's environment lacks
+// (the gate gets only the variables start passed it) was taken, and the
+// remote failed at its first use; it is refused, naming the variable, and
+// the policy in force stays.
+func TestReloadTokenMissing(t *testing.T) {
+	w := newWorld(t, originPolicy(""))
+	const name = "BOTTLE_ATTACK4_NO_SUCH_TOKEN"
+	live := "remotes:\n  - name: origin\n    url: " + w.sshURL + "\n  - name: docs\n    url: https://example.com/d.git\n    token_env: " + name + "\n"
+	w.write(w.policy, live)
+	err := w.gate.Reload()
+	if err == nil || !strings.Contains(err.Error(), "token_env "+name+" of docs is not set in the gate's environment") {
+		t.Fatalf("policy with a token the gate lacks: %v", err)
+	}
+	if !strings.Contains(w.records.String(), `"event":"policy_refused"`) {
+		t.Errorf("no policy_refused line:\n%s", w.records)
+	}
+	if w.gate.Policy().Remote("docs") != nil {
+		t.Error("the refused policy is in force")
+	}
+}

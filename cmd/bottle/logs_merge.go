@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/bottle-sh/bottle/egress"
@@ -48,7 +49,7 @@ func openLogFiles(dir string) (*logFiles, error) {
 	names := egress.DecisionFiles(dir)
 	l := &logFiles{live: names[len(names)-1]}
 	for _, name := range names {
-		fh, err := os.Open(name)
+		fh, err := openLog(name)
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
@@ -82,6 +83,30 @@ func (l *logFiles) tail() *tail {
 		l.files = l.files[:n-1]
 	}
 	return &tail{name: l.live, fh: l.last}
+}
+
+// openLog opens a decision log for reading. Its directory is written by
+// its sidecar (the egress, the git gate), which parses what the agent
+// sends; one taken over that way could put there a FIFO, whose open blocks
+// (bottle logs and the UI's page would hang), or a symlink to a host file
+// this process may read (attack4). openLog follows no symlink, does not
+// block, and takes a regular file alone.
+func openLog(name string) (*os.File, error) {
+	fh, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, fmt.Errorf("%s is a symlink, not a decision log (only its sidecar writes there)", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if st, err := fh.Stat(); err != nil || !st.Mode().IsRegular() {
+		fh.Close()
+		if err == nil {
+			err = fmt.Errorf("%s is not a regular file (%v), not a decision log (only its sidecar writes there)", name, st.Mode().Type())
+		}
+		return nil, err
+	}
+	return fh, nil
 }
 
 // mergeLogs gives line the lines of every log, in time order (each log is
@@ -160,7 +185,7 @@ type tail struct {
 // the file is shorter: it was rotated since).
 func openTail(name string, from int64) *tail {
 	t := &tail{name: name}
-	fh, err := os.Open(name)
+	fh, err := openLog(name)
 	if err != nil {
 		return t
 	}
@@ -177,7 +202,7 @@ func openTail(name string, from int64) *tail {
 // read first, the next read opens the new one.
 func (t *tail) read(buf []byte) (lines [][]byte, rotated bool) {
 	if t.fh == nil {
-		t.fh, _ = os.Open(t.name) // not there yet: its writer makes it on start
+		t.fh, _ = openLog(t.name) // not there yet: its writer makes it on start
 		if t.fh == nil {
 			return nil, false
 		}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -140,7 +139,7 @@ func newest[T any](xs []T) []T {
 
 // tailLines is the whole lines in the last max bytes of file, and its size.
 func tailLines(file string, limit int64) ([][]byte, int64) {
-	f, err := os.Open(file)
+	f, err := openLog(file)
 	if err != nil {
 		return nil, 0
 	}

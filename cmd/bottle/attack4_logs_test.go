@@ -1,0 +1,73 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/bottle-sh/bottle/egress"
+)
+
+// attack4: a decision log's directory is written by its sidecar (the
+// egress, the git gate), which parses what the agent sends; one taken over
+// that way can put a FIFO in place of its log, whose open blocks (bottle
+// logs and every load of the UI's bottle page hung), or a symlink to a host
+// file this process may read. Neither is opened: a log is a regular file.
+func TestDecisionLogNotRegular(t *testing.T) {
+	dir := t.TempDir()
+	gateDir := filepath.Join(dir, "git-gate", "log")
+	egressLog := filepath.Join(dir, egressDir, egress.DecisionsFile)
+	for _, d := range []string{gateDir, filepath.Dir(egressLog)} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Mkfifo(filepath.Join(gateDir, egress.DecisionsFile), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	host := filepath.Join(t.TempDir(), "host-file")
+	appendTo(t, host, `{"time":"2026-11-30T20:02:01Z","method":"GET","host":"host-file.example","path":"/","decision":"deny","reason":"no route","status":403}`+"\n")
+	if err := os.Symlink(host, egressLog); err != nil {
+		t.Fatal(err)
+	}
+
+	returns := func(what string, f func()) {
+		t.Helper()
+		done := make(chan struct{})
+		go func() { defer close(done); f() }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s blocked on the FIFO", what)
+		}
+	}
+	returns("the UI's recentDecisions", func() {
+		got, _ := recentDecisions(dir, logFilter{})
+		for _, d := range got {
+			if d.Host == "host-file.example" {
+				t.Errorf("the UI read the file the log links to")
+			}
+		}
+	})
+	returns("bottle logs' openLogFiles", func() {
+		if l, err := openLogFiles(gateDir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+			t.Errorf("openLogFiles of a FIFO: %v", err)
+			l.close()
+		}
+		if l, err := openLogFiles(filepath.Dir(egressLog)); err == nil || !strings.Contains(err.Error(), "symlink") {
+			t.Errorf("openLogFiles of a symlink: %v", err)
+			l.close()
+		}
+	})
+	returns("bottle logs -f's tail", func() {
+		tl := &tail{name: filepath.Join(gateDir, egress.DecisionsFile)}
+		tl.read(make([]byte, 4096))
+		tl = &tail{name: egressLog}
+		if lines, _ := tl.read(make([]byte, 4096)); len(lines) != 0 {
+			t.Errorf("the tail read the file the log links to: %q", lines)
+		}
+	})
+}

@@ -417,11 +417,34 @@ func readFile(_ *starlark.Thread, env *Env, name string, args starlark.Tuple, kw
 	if err := starlark.UnpackArgs(name, args, kwargs, "path", &p); err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(resolve(env, p))
+	data, err := readRegular(resolve(env, p))
 	if err != nil {
 		return nil, readError(p, err)
 	}
 	return starlark.String(data), nil
+}
+
+// readRegular reads a regular file (symlinks followed). A FIFO, device or
+// socket is refused without blocking: recipes read files in directories a
+// bottle's sidecar writes (requests.json, answers.jsonl), where one taken
+// over could put a FIFO to hang the operator's next approve.
+func readRegular(path string) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return nil, syscall.EISDIR
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file (%v): read takes files", path, st.Mode().Type())
+	}
+	return io.ReadAll(f)
 }
 
 // readError says what to do about the mistakes people make with a path:

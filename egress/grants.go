@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/bottle-sh/bottle/egress/routes"
+	"github.com/bottle-sh/bottle/internal/sidecarfile"
 )
 
 // Grants that end on their own: a route with expires: is denied from that
@@ -51,10 +52,14 @@ type useCounts struct {
 	file string         // "" keeps the counts in memory only
 }
 
-// ReadUseCounts reads a uses.json; a missing file is no counts.
+// maxUsesBytes bounds a uses.json read: a count per route with uses:.
+const maxUsesBytes = 16 << 20
+
+// ReadUseCounts reads a uses.json; a missing file is no counts. The egress
+// writes it, so a FIFO or a symlink there is refused (sidecarfile).
 func ReadUseCounts(file string) (map[string]int, error) {
 	n := map[string]int{}
-	data, err := os.ReadFile(file)
+	data, err := sidecarfile.ReadFile(file, maxUsesBytes)
 	if errors.Is(err, os.ErrNotExist) {
 		return n, nil
 	}

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bottle-sh/bottle/internal/sidecarfile"
 )
 
 // Access requests: what the agent asked for (through the agent API,
@@ -28,11 +30,12 @@ const (
 	RequestsFile = "requests.json"
 	AnswersFile  = "answers.jsonl"
 
-	maxOpenRequests = 100     // pending at once; more asks are refused, more denials dropped
-	maxKeptRequests = 300     // pending and answered, the oldest answered dropped first
-	maxReasonBytes  = 500     // of an agent's reason
-	maxAnswersBytes = 4 << 20 // answers.jsonl read at most
-	saveDelay       = 200 * time.Millisecond
+	maxOpenRequests  = 100      // pending at once; more asks are refused, more denials dropped
+	maxKeptRequests  = 300      // pending and answered, the oldest answered dropped first
+	maxReasonBytes   = 500      // of an agent's reason
+	maxAnswersBytes  = 4 << 20  // answers.jsonl read at most
+	maxRequestsBytes = 16 << 20 // requests.json read at most (300 requests take well under 1 MiB)
+	saveDelay        = 200 * time.Millisecond
 )
 
 // AccessRequest is one request for access, asked or from denials.
@@ -97,7 +100,7 @@ func openRequestBook(dir string, log io.Writer, readOnly bool) (*requestBook, er
 	if dir == "" {
 		return b, nil
 	}
-	data, err := os.ReadFile(filepath.Join(dir, RequestsFile))
+	data, err := sidecarfile.ReadFile(filepath.Join(dir, RequestsFile), maxRequestsBytes)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
@@ -258,7 +261,7 @@ func (b *requestBook) loadAnswers() {
 	if b.dir == "" {
 		return
 	}
-	f, err := os.Open(filepath.Join(b.dir, AnswersFile))
+	f, err := sidecarfile.Open(filepath.Join(b.dir, AnswersFile))
 	if err != nil {
 		return
 	}

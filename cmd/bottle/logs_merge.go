@@ -10,10 +10,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"syscall"
 	"time"
 
 	"github.com/bottle-sh/bottle/egress"
+	"github.com/bottle-sh/bottle/internal/sidecarfile"
 )
 
 // A bottle's decision logs, under its state dir: the egress's (requests)
@@ -85,29 +85,9 @@ func (l *logFiles) tail() *tail {
 	return &tail{name: l.live, fh: l.last}
 }
 
-// openLog opens a decision log for reading. Its directory is written by
-// its sidecar (the egress, the git gate), which parses what the agent
-// sends; one taken over that way could put there a FIFO, whose open blocks
-// (bottle logs and the UI's page would hang), or a symlink to a host file
-// this process may read (attack4). openLog follows no symlink, does not
-// block, and takes a regular file alone.
-func openLog(name string) (*os.File, error) {
-	fh, err := os.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
-	if errors.Is(err, syscall.ELOOP) {
-		return nil, fmt.Errorf("%s is a symlink, not a decision log (only its sidecar writes there)", name)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if st, err := fh.Stat(); err != nil || !st.Mode().IsRegular() {
-		fh.Close()
-		if err == nil {
-			err = fmt.Errorf("%s is not a regular file (%v), not a decision log (only its sidecar writes there)", name, st.Mode().Type())
-		}
-		return nil, err
-	}
-	return fh, nil
-}
+// openLog opens a decision log for reading: its directory is written by
+// its sidecar, so a FIFO or a symlink there is refused (sidecarfile).
+func openLog(name string) (*os.File, error) { return sidecarfile.Open(name) }
 
 // mergeLogs gives line the lines of every log, in time order (each log is
 // in time order already; lines of the same time keep the order of logs).

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,4 +71,45 @@ func TestDecisionLogNotRegular(t *testing.T) {
 			t.Errorf("the tail read the file the log links to: %q", lines)
 		}
 	})
+}
+
+// A line without end, which a sidecar taken over could write into its log,
+// is dropped whole as it is followed: the follower holds at most a few
+// maxLogLine, and the lines around it come through.
+func TestFollowDropsEndlessLine(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "decisions.jsonl")
+	f, err := os.Create(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tl := openTail(name, 0)
+	buf := make([]byte, 64<<10)
+	var got []string
+	read := func() {
+		for {
+			lines, _ := tl.read(buf)
+			for _, l := range lines {
+				got = append(got, string(l))
+			}
+			if len(tl.rest) > 4*maxLogLine+len(buf) {
+				t.Fatalf("the follower holds %d bytes of one line", len(tl.rest))
+			}
+			if len(lines) == 0 {
+				return
+			}
+		}
+	}
+	f.WriteString("first\n")
+	huge := bytes.Repeat([]byte("x"), 1<<20)
+	for range 9 { // 9 MiB of one line, read as it grows
+		f.Write(huge)
+		read()
+	}
+	f.WriteString("\nlast\n")
+	read()
+	read()
+	if strings.Join(got, ",") != "first,last" {
+		t.Errorf("followed lines = %.80q; want first, last", got)
+	}
 }

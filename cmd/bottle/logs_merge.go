@@ -159,7 +159,13 @@ type tail struct {
 	name string
 	fh   *os.File // nil: opened from its start when it appears
 	rest []byte   // a line not yet ended
+	skip bool     // dropping a line longer than maxLogLine, up to its end
 }
+
+// maxLogLine bounds a followed line: a sidecar taken over could write one
+// without end, which a follower must not hold. Ours write a few hundred
+// bytes; a longer line is dropped whole.
+const maxLogLine = 1 << 20
 
 // openTail is a tail of name from offset from on (from its start when
 // the file is shorter: it was rotated since).
@@ -177,9 +183,10 @@ func openTail(name string, from int64) *tail {
 	return t
 }
 
-// read gives the whole lines appended since the last read, and whether
-// the file was rotated (a new inode): what was left of the old one is
-// read first, the next read opens the new one.
+// read gives the whole lines appended since the last read (up to a few
+// maxLogLine a call; the rest comes at the next), and whether the file was
+// rotated (a new inode): what was left of the old one is read first, the
+// next read opens the new one.
 func (t *tail) read(buf []byte) (lines [][]byte, rotated bool) {
 	if t.fh == nil {
 		t.fh, _ = openLog(t.name) // not there yet: its writer makes it on start
@@ -187,21 +194,37 @@ func (t *tail) read(buf []byte) (lines [][]byte, rotated bool) {
 			return nil, false
 		}
 	}
-	for {
+	drained := false
+	for !drained && len(t.rest) < 4*maxLogLine {
 		n, err := t.fh.Read(buf)
 		t.rest = append(t.rest, buf[:n]...)
-		if n == 0 || err != nil {
-			break
+		drained = n == 0 || err != nil
+	}
+	if t.skip {
+		if i := bytes.IndexByte(t.rest, '\n'); i >= 0 {
+			t.rest, t.skip = t.rest[i+1:], false
+		} else {
+			t.rest = t.rest[:0]
 		}
 	}
 	if i := bytes.LastIndexByte(t.rest, '\n'); i >= 0 {
-		lines = bytes.Split(t.rest[:i], []byte{'\n'})
+		for _, line := range bytes.Split(t.rest[:i], []byte{'\n'}) {
+			if len(line) <= maxLogLine {
+				lines = append(lines, line)
+			}
+		}
 		t.rest = t.rest[i+1:]
+	}
+	if len(t.rest) > maxLogLine {
+		t.rest, t.skip = nil, true
+	}
+	if !drained {
+		return lines, false
 	}
 	if st, err := os.Stat(t.name); err == nil {
 		if cur, err := t.fh.Stat(); err == nil && !os.SameFile(st, cur) {
 			t.fh.Close()
-			t.fh, t.rest = nil, nil
+			t.fh, t.rest, t.skip = nil, nil, false
 			return lines, true
 		}
 	}

@@ -7,21 +7,33 @@ import (
 	"path"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/go-git/go-git/v5/plumbing"
 	"github.com/go-git/go-git/v5/plumbing/filemode"
 	"github.com/go-git/go-git/v5/plumbing/object"
+	"github.com/zricethezav/gitleaks/v8/config"
 	"github.com/zricethezav/gitleaks/v8/detect"
 	"github.com/zricethezav/gitleaks/v8/logging"
+	gitleaks "github.com/zricethezav/gitleaks/v8/report"
 )
 
 // secretScanner scans pushed blobs with gitleaks' default rules (its
 // maintained set of a few hundred credential formats). The detector is
 // built once, on the first push that asks for a scan.
+//
+// Most rules run on pieces of a blob (see pieceRule): gitleaks runs a
+// rule's regular expression only on text that holds one of its keywords,
+// and a piece of a few KiB holds far fewer keywords than a whole file.
+// The other rules (unbounded matches such as a private key block, or
+// matches that need not hold a keyword) run on the whole blob.
 type secretScanner struct {
 	once     sync.Once
-	detector *detect.Detector // Detect keeps no state (only DetectSource does): shared
+	detector *detect.Detector // every rule; Detect keeps no state (only DetectSource does): shared
+	whole    *detect.Detector // the rules that see the whole blob
+	pieces   *detect.Detector // the rules that see pieces
+	overlap  reach            // the farthest a piece rule's match reaches
 	err      error
 }
 
@@ -47,12 +59,131 @@ func (s *secretScanner) init() error {
 		logging.Logger = logging.Logger.Output(io.Discard)
 		s.detector, s.err = detect.NewDetectorDefaultConfig()
 		if s.err == nil {
-			// The agent writes what is pushed: its own "gitleaks:allow"
-			// on a line vouches for nothing.
-			s.detector.IgnoreGitleaksAllow = true
+			s.split()
 		}
 	})
 	return s.err
+}
+
+// maxOverlap bounds the overlap of pieces: a rule whose match may be
+// longer, in bytes and in lines, runs on the whole blob.
+var maxOverlap = reach{bytes: 1 << 10, lines: 32}
+
+// pieceSize is how much new text a piece brings, before its overlap.
+const pieceSize = 4 << 10
+
+// split divides the rules between the whole-blob and the piece detector.
+func (s *secretScanner) split() {
+	whole, pieces := s.detector.Config, s.detector.Config
+	whole.Rules, pieces.Rules = map[string]config.Rule{}, map[string]config.Rule{}
+	whole.Keywords, pieces.Keywords = map[string]struct{}{}, map[string]struct{}{}
+	for id, r := range s.detector.Config.Rules {
+		into := whole
+		if span, ok := pieceRule(r); ok && span.lines <= maxOverlap.lines {
+			into = pieces
+			s.overlap.lines = max(s.overlap.lines, span.lines)
+			if span.bytes < 0 || span.bytes > maxOverlap.bytes {
+				s.overlap.bytes = -1 // the lines bound it
+			} else if s.overlap.bytes >= 0 {
+				s.overlap.bytes = max(s.overlap.bytes, span.bytes)
+			}
+		}
+		into.Rules[id] = r
+		for _, k := range r.Keywords {
+			into.Keywords[strings.ToLower(k)] = struct{}{}
+		}
+	}
+	s.whole, s.pieces = detect.NewDetector(whole), detect.NewDetector(pieces)
+	for _, d := range []*detect.Detector{s.detector, s.whole, s.pieces} {
+		// The agent writes what is pushed: its own "gitleaks:allow" on a
+		// line vouches for nothing.
+		d.IgnoreGitleaksAllow = true
+	}
+}
+
+// detect returns what gitleaks' Detect returns for the whole text with
+// all the rules: the whole-blob rules on the text, the others on pieces
+// that begin and end at line ends and overlap by the farthest any of
+// their matches reaches (in bytes, or else in lines), so a match lies
+// wholly in the piece where it starts.
+func (s *secretScanner) detect(name, text string) []gitleaks.Finding {
+	found := s.whole.Detect(detect.Fragment{Raw: text, FilePath: name})
+	seen := map[[5]string]bool{}
+	line := 0
+	for start := 0; start < len(text); {
+		end := lineEnd(text, start+pieceSize)
+		piece := text[start:s.pieceEnd(text, end)]
+		for _, f := range s.pieces.Detect(detect.Fragment{Raw: piece, FilePath: name, StartLine: line}) {
+			if start > 0 {
+				columnsAfterNewline(&f, line)
+			}
+			key := [5]string{f.RuleID, fmt.Sprint(f.StartLine), fmt.Sprint(f.StartColumn), fmt.Sprint(f.EndLine), fmt.Sprint(f.EndColumn)}
+			if !seen[key] {
+				seen[key] = true
+				found = append(found, f)
+			}
+		}
+		line += strings.Count(text[start:end], "\n")
+		start = end
+	}
+	return preferSpecific(found)
+}
+
+// columnsAfterNewline makes the columns of a finding on a piece's first
+// line what they are in the whole text: gitleaks counts a column from the
+// newline before it, and at a fragment's start there is none.
+func columnsAfterNewline(f *gitleaks.Finding, first int) {
+	if f.StartLine == first {
+		f.StartColumn++
+	}
+	if f.EndLine == first {
+		f.EndColumn++
+	}
+}
+
+// pieceEnd is where the piece whose own text ends at end ends: past the
+// farthest a match that starts before end reaches.
+func (s *secretScanner) pieceEnd(text string, end int) int {
+	if s.overlap.bytes >= 0 {
+		return lineEnd(text, end+s.overlap.bytes)
+	}
+	for range s.overlap.lines {
+		end = lineEnd(text, end)
+	}
+	return end
+}
+
+// lineEnd is the index just after the first newline at or after i, or the
+// text's end.
+func lineEnd(text string, i int) int {
+	if i >= len(text) {
+		return len(text)
+	}
+	if n := strings.IndexByte(text[i:], '\n'); n >= 0 {
+		return i + n + 1
+	}
+	return len(text)
+}
+
+// preferSpecific drops a generic rule's finding where a specific rule
+// found the same secret on the same line, as gitleaks does within one
+// Detect call.
+func preferSpecific(found []gitleaks.Finding) []gitleaks.Finding {
+	generic := func(f gitleaks.Finding) bool { return strings.Contains(strings.ToLower(f.RuleID), "generic") }
+	var kept []gitleaks.Finding
+	for _, f := range found {
+		drop := false
+		for _, g := range found {
+			if generic(f) && !generic(g) && f.StartLine == g.StartLine && f.RuleID != g.RuleID && strings.Contains(g.Secret, f.Secret) {
+				drop = true
+				break
+			}
+		}
+		if !drop {
+			kept = append(kept, f)
+		}
+	}
+	return kept
 }
 
 // scan returns the hits in the blobs the pack adds, named by the path they
@@ -152,7 +283,7 @@ func (s *secretScanner) scanAll(p *pushedPack, targets []scanTarget) []scanHit {
 					}
 					content = string(b)
 				}
-				for _, f := range s.detector.Detect(detect.Fragment{Raw: content, FilePath: t.name}) {
+				for _, f := range s.detect(t.name, content) {
 					mu.Lock()
 					hits = append(hits, scanHit{Path: t.name, Line: f.StartLine + 1, Rule: f.RuleID})
 					mu.Unlock()

@@ -107,6 +107,14 @@ func (s *secretScanner) split() {
 // their matches reaches (in bytes, or else in lines), so a match lies
 // wholly in the piece where it starts.
 func (s *secretScanner) detect(name, text string) []gitleaks.Finding {
+	if strings.ContainsRune(text, 'ſ') {
+		// The long s matches "s" in a rule's (?i) but lower-cases to
+		// itself, so "ſecret" holds no keyword "secret": gitleaks runs
+		// the rule if the keyword is elsewhere in the blob, which a piece
+		// may not hold. (It is the only rune that folds to a letter of a
+		// keyword and lower-cases to another.)
+		return s.detector.Detect(detect.Fragment{Raw: text, FilePath: name})
+	}
 	found := s.whole.Detect(detect.Fragment{Raw: text, FilePath: name})
 	seen := map[[5]string]bool{}
 	line := 0

@@ -133,6 +133,20 @@ func TestScanPiecesLongAndLast(t *testing.T) {
 	}
 }
 
+// The long s (U+017F) matches "s" in a rule's (?i) but holds no keyword:
+// gitleaks finds "ſecret = ..." when "secret" is elsewhere in the blob, so
+// a blob with one is scanned whole.
+func TestScanPiecesLongS(t *testing.T) {
+	s := &secretScanner{}
+	if err := s.init(); err != nil {
+		t.Fatal(err)
+	}
+	text := "// secret\n" + filler(300, 1) + "ſecret = \"k3Yp9sZq7WmX2vLr8TnB4hQd\"\n"
+	if got := compare(t, s, "x.go", text); !contains(got, "generic-api-key:302:2") {
+		t.Fatalf("want generic-api-key:302:2, got %v", got)
+	}
+}
+
 // The gate's scan reports what gitleaks reports scanning whole files,
 // rule by rule and line by line, on a few MB of the Go tree's source (it
 // holds findings: test keys, tokens in docs) with secrets sown in.

@@ -148,7 +148,13 @@ func TestComposeDownWithoutSpec(t *testing.T) {
 	project := testRun + "-nospec"
 	dir := t.TempDir()
 	spec := "services:\n  solo:\n    image: " + testImage + "\n    command: [serve, --name, solo]\n"
-	if _, err := e.ComposeUp(ctx, engine.ComposeProject{Project: project, Dir: dir, YAML: []byte(spec)}); err != nil {
+	res, err := e.ComposeUp(ctx, engine.ComposeProject{Project: project, Dir: dir, YAML: []byte(spec)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Its first line is written: down must keep it (up returns when the
+	// container has started, which may be before its program has printed).
+	if _, err := e.WaitLog(ctx, res.Containers["solo"], regexp.MustCompile(`ready`), res.Started, 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Remove(filepath.Join(dir, "docker-compose.yml")); err != nil {

@@ -29,7 +29,7 @@ func sshDialer(host string) (func(ctx context.Context, network, addr string) (ne
 	// ssh expands %-tokens and its ProxyCommand runs through a shell with
 	// the host and user in it: only the characters names are made of pass.
 	if !sshName(u.Hostname(), ":") {
-		return nil, fmt.Errorf("engine address %q: host %q has characters a host name does not (letters, digits, '.', '-', ':' for IPv6; not starting with '-')", host, u.Hostname())
+		return nil, fmt.Errorf("engine address %q: host %q has characters a host name does not (letters, digits, '.', '_', '-', ':' for IPv6; not starting with '-')", host, u.Hostname())
 	}
 	if u.User != nil && !sshName(u.User.Username(), "") {
 		return nil, fmt.Errorf("engine address %q: user %q has characters a user name does not (letters, digits, '.', '_', '-'; not starting with '-')", host, u.User.Username())

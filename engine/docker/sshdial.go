@@ -66,7 +66,7 @@ func sshName(name, extra string) bool {
 // cmdConn is a net.Conn over a command's stdin and stdout.
 type cmdConn struct {
 	cmd    *exec.Cmd
-	stdin  io.WriteCloser
+	stdin  *os.File      // the write end of the command's stdin
 	stdout *os.File      // the read end of the command's stdout
 	stderr lockedBuffer  // what the command says on stderr, for the error at EOF
 	done   chan struct{} // closed when the command has exited and its stderr is read
@@ -101,23 +101,29 @@ func commandConn(ctx context.Context, name string, args ...string) (net.Conn, er
 	c := &cmdConn{cmd: exec.Command(name, args...), done: make(chan struct{})}
 	c.cmd.Stderr = &c.stderr
 	c.cmd.SysProcAttr = childAttrs()
-	var err error
-	if c.stdin, err = c.cmd.StdinPipe(); err != nil {
-		return nil, err
-	}
-	// A pipe of our own, not StdoutPipe: Wait runs while Read reads it.
-	r, w, err := os.Pipe()
+	// Pipes of our own, not StdinPipe and StdoutPipe: Wait closes those
+	// while Read and Write may still use them, and a Write after the
+	// command died would say "file already closed" instead of its reason.
+	inR, inW, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
-	c.cmd.Stdout = w
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		inR.Close()
+		inW.Close()
+		return nil, err
+	}
+	c.cmd.Stdin, c.cmd.Stdout = inR, outW
 	err = c.cmd.Start()
-	w.Close()
+	inR.Close()
+	outW.Close()
 	if err != nil {
-		r.Close()
+		inW.Close()
+		outR.Close()
 		return nil, fmt.Errorf("%s: %w", strings.Join(append([]string{name}, args...), " "), err)
 	}
-	c.stdout = r
+	c.stdin, c.stdout = inW, outR
 	go func() { c.cmd.Wait(); close(c.done) }()
 	return c, nil
 }
@@ -127,18 +133,33 @@ func commandConn(ctx context.Context, name string, args ...string) (net.Conn, er
 func (c *cmdConn) Read(p []byte) (int, error) {
 	n, err := c.stdout.Read(p)
 	if err == io.EOF {
-		select {
-		case <-c.done:
-		case <-time.After(time.Second):
-		}
-		if msg := strings.TrimSpace(c.stderr.String()); msg != "" {
-			err = fmt.Errorf("%s: %s", c.cmd.Path, msg)
-		}
+		err = c.reason(err)
 	}
 	return n, err
 }
 
-func (c *cmdConn) Write(p []byte) (int, error) { return c.stdin.Write(p) }
+// Write writes the command's stdin; when the command has gone (a broken
+// pipe), the error carries what it said on stderr.
+func (c *cmdConn) Write(p []byte) (int, error) {
+	n, err := c.stdin.Write(p)
+	if err != nil {
+		err = c.reason(err)
+	}
+	return n, err
+}
+
+// reason waits a moment for the command to exit and returns what it said
+// on stderr as the error, or err when it said nothing.
+func (c *cmdConn) reason(err error) error {
+	select {
+	case <-c.done:
+	case <-time.After(time.Second):
+	}
+	if msg := strings.TrimSpace(c.stderr.String()); msg != "" {
+		return fmt.Errorf("%s: %s", c.cmd.Path, msg)
+	}
+	return err
+}
 
 // CloseWrite ends the command's stdin (a hijacked exec's half-close).
 func (c *cmdConn) CloseWrite() error { return c.stdin.Close() }

@@ -113,3 +113,30 @@ func TestFollowDropsEndlessLine(t *testing.T) {
 		t.Errorf("followed lines = %.80q; want first, last", got)
 	}
 }
+
+// bottle logs (not following) reads past such a line too: it is dropped
+// whole, and the lines before and after it come through as bufio.Scanner
+// gave them (an empty line, and the last line unended).
+func TestMergeDropsEndlessLine(t *testing.T) {
+	dir := t.TempDir()
+	line := func(sec int, host string) string {
+		return `{"time":"2026-11-30T20:00:0` + string(rune('0'+sec)) + `Z","host":"` + host + `","decision":"deny"}` + "\n"
+	}
+	appendTo(t, filepath.Join(dir, egress.DecisionsFile), line(1, "first.example")+strings.Repeat("x", 5<<20)+"\n"+line(2, "after.example")+strings.Repeat("y", maxLogLine+1)+"\n"+"\n"+line(3, "last.example")+strings.Repeat("z", 10))
+	l, err := openLogFiles(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.close()
+	var got []string
+	if err := mergeLogs([]*logFiles{l}, func(b []byte) { got = append(got, string(b)) }); err != nil {
+		t.Fatalf("mergeLogs: %v", err)
+	}
+	want := []string{line(1, "first.example"), line(2, "after.example"), "", line(3, "last.example"), strings.Repeat("z", 10)}
+	for i := range want {
+		want[i] = strings.TrimSuffix(want[i], "\n")
+	}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("merged lines = %.300q; want %.300q", got, want)
+	}
+}

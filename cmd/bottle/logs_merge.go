@@ -92,15 +92,14 @@ func openLog(name string) (*os.File, error) { return sidecarfile.Open(name) }
 // mergeLogs gives line the lines of every log, in time order (each log is
 // in time order already; lines of the same time keep the order of logs).
 func mergeLogs(logs []*logFiles, line func([]byte)) error {
-	scs := make([]*bufio.Scanner, len(logs))
+	scs := make([]*lineReader, len(logs))
 	more := make([]bool, len(logs))
 	for i, l := range logs {
 		rs := make([]io.Reader, len(l.files))
 		for j, fh := range l.files {
 			rs[j] = fh
 		}
-		scs[i] = bufio.NewScanner(io.MultiReader(rs...))
-		scs[i].Buffer(make([]byte, 256<<10), 4<<20)
+		scs[i] = &lineReader{r: bufio.NewReaderSize(io.MultiReader(rs...), 64<<10)}
 	}
 	// next moves log i to its next line of its own (ofItsLog).
 	next := func(i int) {
@@ -129,6 +128,52 @@ func mergeLogs(logs []*logFiles, line func([]byte)) error {
 		}
 	}
 	return nil
+}
+
+// lineReader reads lines as bufio.Scanner does, but drops whole a line
+// longer than maxLogLine (as the follower does) instead of stopping at it:
+// a sidecar taken over could write one without end, and what comes after
+// it must still be read.
+type lineReader struct {
+	r    *bufio.Reader
+	line []byte
+	err  error // io.EOF once read to the end
+}
+
+// Scan moves to the next line; false at the end or on a read error.
+func (l *lineReader) Scan() bool {
+	for l.err == nil {
+		l.line = l.line[:0]
+		long := false
+		for {
+			chunk, err := l.r.ReadSlice('\n')
+			if !long && len(l.line)+len(chunk) <= maxLogLine+1 {
+				l.line = append(l.line, chunk...)
+			} else {
+				long, l.line = true, l.line[:0]
+			}
+			if err != bufio.ErrBufferFull {
+				l.err = err
+				break
+			}
+		}
+		if !long && len(l.line) > 0 { // a line, or the last one, unended
+			l.line = bytes.TrimSuffix(l.line, []byte("\n"))
+			return true
+		}
+	}
+	return false
+}
+
+// Bytes is the line Scan moved to, without its newline.
+func (l *lineReader) Bytes() []byte { return l.line }
+
+// Err is the read error that ended Scan, if it was not the end.
+func (l *lineReader) Err() error {
+	if l.err == io.EOF {
+		return nil
+	}
+	return l.err
 }
 
 // earlier reports whether line a's time is before line b's. The times'

@@ -159,8 +159,7 @@ func tailLines(file string, limit int64) ([][]byte, int64) {
 		}
 	}
 	var out [][]byte
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64<<10), 4<<20)
+	sc := &lineReader{r: bufio.NewReader(bytes.NewReader(data))}
 	for sc.Scan() {
 		if len(sc.Bytes()) > 0 {
 			out = append(out, bytes.Clone(sc.Bytes()))

@@ -7,7 +7,8 @@
 # runsc when the daemon has it), in batches of BATCH at once; at n = 1, 50,
 # 100, 150 and 200 (those of them <= N, and N) three starts run alone and
 # are timed (at n = 1 the first two are stopped again): the per-start time
-# there is their median. With all N up it
+# there is their median. At n = 50, with a chromium installed, BenchmarkUI
+# (cmd/bottle) measures bottle ui over the 50 running bottles. With all N up it
 # times `bottle ls` (median of 5) and checks it lists every bottle running,
 # measures the host's memory against before (MemTotal - MemAvailable, and
 # dockerd's and containerd's RSS), the egresses' VmRSS, and what one bottle's
@@ -32,6 +33,11 @@ if [ -z "${BOTTLE:-}" ]; then
 	BOTTLE=$PWD/bench/out/bottle
 fi
 export BOTTLE_IMAGE_BINARY=$BOTTLE
+# BenchmarkUI runs over the bottles at n=50 when there is a Chromium.
+UI_TEST=
+if command -v chromium >/dev/null; then
+	go test -c -o bench/out/cmd-bottle.test ./cmd/bottle && UI_TEST=$PWD/bench/out/cmd-bottle.test
+fi
 WORK=$(mktemp -d /tmp/bottle-scale.XXXXXX)
 export BOTTLE_STATE_DIR=$WORK/state
 RUN=sc$$ # bottle names: $RUN-001 ...
@@ -99,6 +105,16 @@ record "# bench/scale.sh N=$N BATCH=$BATCH $(date -u +%FT%TZ) $(nproc) cores, $(
 record "# load before: $(cut -d' ' -f1-3 /proc/loadavg); other containers on the daemon: $(docker ps -q | wc -l), networks: $(docker network ls -q | wc -l)"
 record "# busiest processes before: $(ps -eo pcpu=,comm= --sort=-pcpu | head -5 | awk '{printf "%s %s%%; ", $2, $1}')"
 
+# busy_pct: the machine's CPU not idle over 10 s, in percent of all cores.
+busy_pct() {
+	local b0 i0 b1 i1
+	read -r b0 i0 < <(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+	sleep 10
+	read -r b1 i1 < <(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $5+$6}' /proc/stat)
+	echo $(( 100 * (b1 - b0) / (b1 - b0 + i1 - i0) ))
+}
+record "# CPU busy before, over 10 s: $(busy_pct)% of $(nproc) cores"
+
 # A bottle started and stopped first, so that the first timed start does
 # not build the images.
 "$BOTTLE" run start name="$RUN-warm" >"$WORK/warm.log" 2>&1
@@ -134,7 +150,12 @@ for c in $checkpoints; do
 		times="$times $(awk -v i="$i" '$1 == i {print $2}' "$WORK/starts")"
 		i=$(( i + 1 ))
 	done
-	record "start at n=$c: $(echo $times | tr ' ' '\n' | median) ms (alone:$times ms)"
+	record "start at n=$c: $(echo $times | tr ' ' '\n' | median) ms (alone:$times ms); load $(cut -d' ' -f1-3 /proc/loadavg)"
+	if [ "$c" = 50 ] && [ -n "$UI_TEST" ]; then
+		# bottle ui over these 50 running bottles, in headless Chromium.
+		BOTTLE_UI_BENCH_STATE=$BOTTLE_STATE_DIR "$UI_TEST" -test.run '^$' -test.bench BenchmarkUI \
+			-test.benchtime 20x 2>&1 | grep -E '^Benchmark' | sed 's/^/ui at n=50: /' | tee -a "$OUT" || true
+	fi
 done
 t_all1=$(now)
 record "all $N started in $(( $(ms "$t_all0" "$t_all1") / 1000 )) s; mean per start in batches of $BATCH: $(awk '{s+=$2} END {printf "%d", s/NR}' "$WORK/starts") ms"
@@ -148,10 +169,19 @@ for _ in 1 2 3 4 5; do
 done
 running=$(grep -c " running " "$WORK/ls.txt" || true)
 record "bottle ls at n=$N: $(echo $lst | tr ' ' '\n' | median) ms (runs:$lst ms); $running of $N listed running"
+# The daemon's own part: the docker CLI's list of the same containers.
+dps=""
+for _ in 1 2 3 4 5; do
+	t0=$(now)
+	docker ps -a --filter label=dev.bottle.instance --format '{{.ID}}' >/dev/null
+	dps="$dps $(ms "$t0" "$(now)")"
+done
+record "docker ps -a --filter label=dev.bottle.instance at n=$N: $(echo $dps | tr ' ' '\n' | median) ms (runs:$dps ms)"
 
 # Memory, once the egresses have gone to rest (30 s after their last connection).
 sleep 40
 sync
+record "CPU busy at rest with $N bottles up: $(busy_pct)% of $(nproc) cores over 10 s"
 used1=$(used_kib) dockerd1=$(rss_kib "$(pid_of dockerd)") containerd1=$(rss_kib "$(pid_of containerd)")
 record "host memory in use (MemTotal - MemAvailable): +$(( (used1 - used0) / 1024 )) MiB for $N bottles, $(( (used1 - used0) / N )) KiB a bottle"
 record "dockerd RSS $(( dockerd0 / 1024 )) -> $(( dockerd1 / 1024 )) MiB, containerd RSS $(( containerd0 / 1024 )) -> $(( containerd1 / 1024 )) MiB"

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bottle-sh/bottle/state"
 	"github.com/chromedp/chromedp"
 )
 
@@ -62,10 +63,22 @@ func benchState(b *testing.B) string {
 // decision line appended to a bottle's decisions.jsonl to its row on that
 // bottle's page (ms/decision). The engine is the real daemon when there
 // is one (the list asks it for every bottle's containers), else the
-// statuses say it could not be asked.
+// statuses say it could not be asked. With BOTTLE_UI_BENCH_STATE set to
+// a state root of running bottles (bench/scale.sh sets it at n=50), it
+// measures those instead.
 func BenchmarkUI(b *testing.B) {
 	chromiumPath(b)
-	root := benchState(b)
+	root, slug, bottles := "", "bench-25", uiBenchBottles
+	if root = os.Getenv("BOTTLE_UI_BENCH_STATE"); root != "" {
+		// Running bottles (bench/scale.sh's): the page of the middle one.
+		metas, err := state.List(root)
+		if err != nil || len(metas) == 0 {
+			b.Fatalf("BOTTLE_UI_BENCH_STATE=%s: %d bottles, %v", root, len(metas), err)
+		}
+		slug, bottles = metas[len(metas)/2].Slug, len(metas)
+	} else {
+		root = benchState(b)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -77,10 +90,10 @@ func BenchmarkUI(b *testing.B) {
 	base := "http://" + ln.Addr().String()
 	br := newBrowser(b, 1280, 800)
 	br.step("log in", 30*time.Second, chromedp.Navigate(base+"/?token="+token), chromedp.WaitVisible(chromedp.CSS("#bottles")))
-	if n := eval[int](br, "count the bottles", `document.querySelectorAll("#bottles tbody tr").length`); n != uiBenchBottles {
-		b.Fatalf("the list shows %d bottles, want %d", n, uiBenchBottles)
+	if n := eval[int](br, "count the bottles", `document.querySelectorAll("#bottles tbody tr").length`); n != bottles {
+		b.Fatalf("the list shows %d bottles, want %d", n, bottles)
 	}
-	for _, page := range []struct{ name, path string }{{"floor", "/b/none"}, {"list", "/"}, {"bottle", "/b/bench-25"}} {
+	for _, page := range []struct{ name, path string }{{"floor", "/b/none"}, {"list", "/"}, {"bottle", "/b/" + slug}} {
 		b.Run(page.name, func(b *testing.B) {
 			var loads, server, parsed []float64
 			for range b.N {
@@ -94,8 +107,8 @@ func BenchmarkUI(b *testing.B) {
 		})
 	}
 	b.Run("decision", func(b *testing.B) {
-		live := filepath.Join(root, "bench-25", egressDir, "decisions.jsonl")
-		br.step("open the bottle", 30*time.Second, chromedp.Navigate(base+"/b/bench-25"), waitJS(`document.body.dataset.live === "open"`))
+		live := filepath.Join(root, slug, egressDir, "decisions.jsonl")
+		br.step("open the bottle", 30*time.Second, chromedp.Navigate(base+"/b/"+slug), waitJS(`document.body.dataset.live === "open"`))
 		eval[bool](br, "watch the table", `(() => { window.seen = {};
 			new MutationObserver(() => { for (const r of document.querySelectorAll("#decision-table tbody tr.new")) { const h = r.cells[4].textContent; if (!(h in window.seen)) window.seen[h] = Date.now(); } })
 				.observe(document.querySelector("#decision-table tbody"), {childList: true}); return true })()`)

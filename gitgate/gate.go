@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/time/rate"
+
 	"github.com/bottle-sh/bottle/gitgate/policy"
 )
 
@@ -33,6 +35,9 @@ type Config struct {
 	Getenv         func(string) string
 	Now            func() time.Time
 	IdleBody       time.Duration // longest wait for a request body's next bytes; 60s when 0
+	// UpstreamPerMinute bounds the connections the gate opens to the
+	// upstreams (defaultUpstreamPerMinute when 0).
+	UpstreamPerMinute int
 }
 
 // Gate serves git smart HTTP for the remotes of its policy.
@@ -42,7 +47,19 @@ type Gate struct {
 	out    sync.Mutex // serialises lines on Records
 	pushes chan struct{}
 	scan   *secretScanner
+	// upstreams meters connections to the upstreams: an agent in a loop
+	// must not get the operator's key or token rate-limited or flagged by
+	// the host, which would stop the operator's own work too.
+	upstreams *rate.Limiter
 }
+
+// defaultUpstreamPerMinute is enough for a clone or fetch or push every
+// two seconds (each opens two connections), sustained, and as a burst.
+const defaultUpstreamPerMinute = 60
+
+// upstreamWait is the longest a request waits for the meter; past it the
+// agent is told when to try again.
+const upstreamWait = 5 * time.Second
 
 // maxConcurrentPushes bounds the memory pushes in flight hold (each up to
 // its remote's max_push, and its objects inflated).
@@ -66,7 +83,11 @@ func New(cfg Config) (*Gate, error) {
 	if cfg.IdleBody == 0 {
 		cfg.IdleBody = defaultIdleBody
 	}
-	g := &Gate{cfg: cfg, pushes: make(chan struct{}, maxConcurrentPushes), scan: &secretScanner{}}
+	if cfg.UpstreamPerMinute == 0 {
+		cfg.UpstreamPerMinute = defaultUpstreamPerMinute
+	}
+	g := &Gate{cfg: cfg, pushes: make(chan struct{}, maxConcurrentPushes), scan: &secretScanner{},
+		upstreams: rate.NewLimiter(rate.Limit(cfg.UpstreamPerMinute)/60, cfg.UpstreamPerMinute)}
 	data, err := readStable(cfg.PolicyFile)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/time/rate"
 )
 
 func TestCloneAndFetch(t *testing.T) {
@@ -325,5 +327,25 @@ func TestReloadTokenMissing(t *testing.T) {
 	}
 	if w.gate.Policy().Remote("docs") != nil {
 		t.Error("the refused policy is in force")
+	}
+}
+
+// An agent in a loop does not get the operator's key rate-limited by the
+// host: past the gate's meter of upstream connections a fetch is refused,
+// saying when to try again, and the upstream is not asked.
+func TestUpstreamMeter(t *testing.T) {
+	w := newWorld(t, originPolicy(""))
+	w.gate.cfg.UpstreamPerMinute = 2
+	w.gate.upstreams = rate.NewLimiter(rate.Limit(2)/60, 2)
+	for range 2 { // each opens one connection to the upstream
+		w.git(w.dir, "-c", "protocol.version=0", "ls-remote", w.gateURL+"/origin")
+	}
+	before := w.upstream.Served()
+	out := w.gitFails(w.dir, "-c", "protocol.version=0", "ls-remote", w.gateURL+"/origin")
+	if !strings.Contains(out, "over 2 connections to the upstreams in a minute") || !strings.Contains(out, "try again in") {
+		t.Errorf("git said:\n%s", out)
+	}
+	if after := w.upstream.Served(); after != before {
+		t.Errorf("the upstream had %d sessions before the refused fetch and %d after", before, after)
 	}
 }

@@ -32,6 +32,13 @@ const upstreamTimeout = 30 * time.Second
 // dial returns the upstream of remote. Its errors never hold the key or
 // the token: they name the file or the variable instead.
 func (g *Gate) dial(remote *policy.Remote) (*upstream, error) {
+	r := g.upstreams.Reserve()
+	if wait := r.Delay(); wait > upstreamWait {
+		r.Cancel()
+		return nil, fmt.Errorf("over %d connections to the upstreams in a minute: the gate holds back so that the operator's credentials are not rate-limited by the host; try again in %s",
+			g.cfg.UpstreamPerMinute, wait.Round(time.Second))
+	}
+	time.Sleep(r.Delay())
 	u, err := policy.ParseURL(remote.URL)
 	if err != nil {
 		return nil, err

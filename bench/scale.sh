@@ -101,7 +101,7 @@ used_kib() { awk '/^MemTotal:/{t=$2} /^MemAvailable:/{a=$2} END {print t-a}' /pr
 rss_kib() { awk '/^VmRSS:/{print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 pid_of() { pgrep -xo "$1" || echo 0; }
 
-record "# bench/scale.sh N=$N BATCH=$BATCH $(date -u +%FT%TZ) $(nproc) cores, $(docker version --format '{{.Server.Version}}'), $(docker-compose version --short 2>/dev/null || docker compose version --short)"
+record "# bench/scale.sh N=$N BATCH=$BATCH $(date -u +%FT%TZ) $(nproc) cores, $(docker version --format '{{.Server.Version}}'), compose $(docker compose version --short 2>/dev/null || docker-compose version --short) (bottle takes the v2 plugin when there is one)"
 record "# load before: $(cut -d' ' -f1-3 /proc/loadavg); other containers on the daemon: $(docker ps -q | wc -l), networks: $(docker network ls -q | wc -l)"
 record "# busiest processes before: $(ps -eo pcpu=,comm= --sort=-pcpu | head -5 | awk '{printf "%s %s%%; ", $2, $1}')"
 

@@ -107,7 +107,7 @@ func (g *Gate) upstreamFailed(w http.ResponseWriter, service string, remote *pol
 // upstreamRefs lists the upstream's refs for fetching. An empty upstream
 // is an advertisement with no refs, not an error.
 func (g *Gate) upstreamRefs(ctx context.Context, remote *policy.Remote) (*packp.AdvRefs, *capability.List, error) {
-	up, err := g.dial(remote)
+	up, err := g.dial(ctx, remote)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -401,7 +401,7 @@ func (u *upstreamFetch) close() {
 // askUpstream opens a session to the upstream and asks it for the
 // agent's wants with its haves, with the capabilities both sides have.
 func (g *Gate) askUpstream(ctx context.Context, remote *policy.Remote, req *fetchRequest, agentBand bool) (*upstreamFetch, error) {
-	up, err := g.dial(remote)
+	up, err := g.dial(ctx, remote)
 	if err != nil {
 		return nil, err
 	}

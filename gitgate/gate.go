@@ -51,6 +51,7 @@ type Gate struct {
 	// must not get the operator's key or token rate-limited or flagged by
 	// the host, which would stop the operator's own work too.
 	upstreams *rate.Limiter
+	meterMu   sync.Mutex // serialises the meter's reservations (reserve)
 }
 
 // defaultUpstreamPerMinute is enough for a clone or fetch or push every

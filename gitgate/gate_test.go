@@ -335,8 +335,8 @@ func TestReloadTokenMissing(t *testing.T) {
 // saying when to try again, and the upstream is not asked.
 func TestUpstreamMeter(t *testing.T) {
 	w := newWorld(t, originPolicy(""))
-	w.gate.cfg.UpstreamPerMinute = 2
-	w.gate.upstreams = rate.NewLimiter(rate.Limit(2)/60, 2)
+	w.gate.upstreams.SetLimit(rate.Limit(2) / 60) // the gate serves already: no new limiter
+	w.gate.upstreams.SetBurst(2)
 	for range 2 { // each opens one connection to the upstream
 		w.git(w.dir, "-c", "protocol.version=0", "ls-remote", w.gateURL+"/origin")
 	}

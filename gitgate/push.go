@@ -42,7 +42,7 @@ func (g *Gate) advertisePush(w http.ResponseWriter, r *http.Request, remote *pol
 		g.refuseAdvert(w, "git-receive-pack", remote.Name, "bottle git gate: "+reason+"; "+askHint)
 		return
 	}
-	up, err := g.dial(remote)
+	up, err := g.dial(r.Context(), remote)
 	if err != nil {
 		g.upstreamFailed(w, "git-receive-pack", remote, err)
 		return
@@ -334,7 +334,7 @@ func (g *Gate) forward(w http.ResponseWriter, r *http.Request, p *push) {
 }
 
 func (g *Gate) sendUpstream(r *http.Request, p *push) (*packp.ReportStatus, error) {
-	up, err := g.dial(p.remote)
+	up, err := g.dial(r.Context(), p.remote)
 	if err != nil {
 		return nil, err
 	}

@@ -1,12 +1,15 @@
 package gitgate
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"time"
+
+	"golang.org/x/time/rate"
 
 	"github.com/go-git/go-git/v5/plumbing/transport"
 	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
@@ -31,14 +34,25 @@ const upstreamTimeout = 30 * time.Second
 
 // dial returns the upstream of remote. Its errors never hold the key or
 // the token: they name the file or the variable instead.
-func (g *Gate) dial(remote *policy.Remote) (*upstream, error) {
-	r := g.upstreams.Reserve()
+func (g *Gate) dial(ctx context.Context, remote *policy.Remote) (*upstream, error) {
+	r := g.reserve()
 	if wait := r.Delay(); wait > upstreamWait {
-		r.Cancel()
+		g.unreserve(r)
 		return nil, fmt.Errorf("over %d connections to the upstreams in a minute: the gate holds back so that the operator's credentials are not rate-limited by the host; try again in %s",
-			g.cfg.UpstreamPerMinute, wait.Round(time.Second))
+			g.upstreams.Burst(), wait.Round(time.Second))
 	}
-	time.Sleep(r.Delay())
+	if wait := r.Delay(); wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+		}
+	}
+	if err := ctx.Err(); err != nil { // the agent has gone: the upstream is not asked
+		g.unreserve(r)
+		return nil, err
+	}
 	u, err := policy.ParseURL(remote.URL)
 	if err != nil {
 		return nil, err
@@ -51,6 +65,22 @@ func (g *Gate) dial(remote *policy.Remote) (*upstream, error) {
 		return g.dialHTTPS(remote, ep)
 	}
 	return g.dialSSH(u, ep)
+}
+
+// reserve takes a connection from the meter, with the time read under
+// meterMu: the limiter reads it before its own lock, so requests racing
+// for it would set its clock back and make tokens (golang/go#56287).
+func (g *Gate) reserve() *rate.Reservation {
+	g.meterMu.Lock()
+	defer g.meterMu.Unlock()
+	return g.upstreams.ReserveN(time.Now(), 1)
+}
+
+// unreserve gives back a connection reserve took and did not use.
+func (g *Gate) unreserve(r *rate.Reservation) {
+	g.meterMu.Lock()
+	defer g.meterMu.Unlock()
+	r.CancelAt(time.Now())
 }
 
 func (g *Gate) dialHTTPS(remote *policy.Remote, ep *transport.Endpoint) (*upstream, error) {

@@ -159,6 +159,10 @@ func (l *lineReader) Scan() bool {
 		}
 		if !long && len(l.line) > 0 { // a line, or the last one, unended
 			l.line = bytes.TrimSuffix(l.line, []byte("\n"))
+			if len(l.line) > maxLogLine { // the last one, unended, too long
+				continue
+			}
+			l.line = bytes.TrimSuffix(l.line, []byte("\r")) // as bufio.ScanLines
 			return true
 		}
 	}

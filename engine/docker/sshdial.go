@@ -80,10 +80,22 @@ type lockedBuffer struct {
 	buf bytes.Buffer
 }
 
+// maxStderr bounds what is kept of the command's stderr: its last bytes,
+// where ssh's reason is; a remote printing without end must not grow it.
+const maxStderr = 16 << 10
+
 func (b *lockedBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.buf.Write(p)
+	n := len(p)
+	if len(p) > maxStderr {
+		p = p[len(p)-maxStderr:]
+	}
+	if over := b.buf.Len() + len(p) - maxStderr; over > 0 {
+		b.buf.Next(over)
+	}
+	b.buf.Write(p)
+	return n, nil
 }
 
 func (b *lockedBuffer) String() string {
@@ -101,6 +113,9 @@ func commandConn(ctx context.Context, name string, args ...string) (net.Conn, er
 	c := &cmdConn{cmd: exec.Command(name, args...), done: make(chan struct{})}
 	c.cmd.Stderr = &c.stderr
 	c.cmd.SysProcAttr = childAttrs()
+	// A child of ssh (a ProxyCommand, ProxyJump's ssh -W) may hold its
+	// stderr after ssh is gone: Wait, and so Close, must not wait for it.
+	c.cmd.WaitDelay = time.Second
 	// Pipes of our own, not StdinPipe and StdoutPipe: Wait closes those
 	// while Read and Write may still use them, and a Write after the
 	// command died would say "file already closed" instead of its reason.

@@ -14,23 +14,18 @@ import (
 	"github.com/bottle-sh/bottle/gitgate/policy"
 )
 
-// Thousands of requests at once: at most the burst and what comes in
-// upstreamWait pass the meter, and few of them sleep.
+// Thousands of requests at once: at most the burst and what the meter
+// earns while they run pass it (golang/go#56287 let hundreds through).
 func TestAttack6MeterUnderFlood(t *testing.T) {
 	g := &Gate{cfg: Config{UpstreamPerMinute: 60}, upstreams: rate.NewLimiter(1, 60)}
-	var passed, refused, sleeping, peak atomic.Int64
+	var passed, refused atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
 	for range 20000 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sleeping.Add(1)
 			_, err := g.dial(context.Background(), &policy.Remote{URL: "::bogus"})
-			if n := sleeping.Load(); n > peak.Load() {
-				peak.Store(n)
-			}
-			sleeping.Add(-1)
 			if err != nil && strings.Contains(err.Error(), "try again in") {
 				refused.Add(1)
 			} else {

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	goruntime "runtime"
 	"syscall"
 	"time"
 
@@ -31,7 +32,7 @@ func init() {
 const uiHelp = `Usage: bottle ui [--listen HOST:PORT] [--state DIR]
 
 Serve the operator's web UI and print the address to open, with a token
-(http://127.0.0.1:PORT/?token=...). The page lists every bottle (status
+(http://127.a.b.c:PORT/?token=...). The page lists every bottle (status
 from the engine, age, services, routes, pending requests) with start, stop
 and restart buttons; a bottle's page shows its decisions as they happen,
 its routes, its audit history with diffs, and its pending requests with
@@ -40,7 +41,10 @@ its step lines as they come.
 
 It listens on loopback only, unless --listen says otherwise (then it warns:
 anyone who can reach the address and has the token controls your bottles,
-and plain HTTP is readable on the way). The token is exchanged for a
+and plain HTTP is readable on the way). On Linux its default address is one
+of its own in 127.0.0.0/8 (say 127.83.20.117): browsers keep a cookie per
+host name, not per port, so its session cookie is not sent to the servers
+on 127.0.0.1 or localhost that you browse to. The token is exchanged for a
 cookie on the first visit; every change needs that cookie, a same-origin
 request and the page's own form token. Stop it with Ctrl-C: recipes it is
 running are interrupted and rolled back, as the CLI's are.
@@ -51,7 +55,7 @@ Flags:
 func runUI(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ui", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	listen := fs.String("listen", "127.0.0.1:0", "serve on `HOST:PORT` (port 0: a free one)")
+	listen := fs.String("listen", "", "serve on `HOST:PORT` (port 0: a free one; default: a free port on a loopback address of its own on Linux, else on 127.0.0.1)")
 	stateRoot := fs.String("state", "", "state root `DIR` (default $BOTTLE_STATE_DIR, $XDG_STATE_HOME/bottle, ~/.local/state/bottle)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), uiHelp)
@@ -73,15 +77,25 @@ func runUI(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bottle ui: %v\n", err)
 		return exitFailed
 	}
-	host, _, err := net.SplitHostPort(*listen)
-	if err != nil {
-		fmt.Fprintf(stderr, "bottle ui: --listen %q: want HOST:PORT, e.g. 127.0.0.1:8080\n", *listen)
-		return exitUsage
+	var ln net.Listener
+	if *listen == "" {
+		if ln, err = listenLoopback(); err != nil {
+			fmt.Fprintf(stderr, "bottle ui: %v (name an address with --listen HOST:PORT)\n", err)
+			return exitFailed
+		}
+	} else {
+		if _, _, err := net.SplitHostPort(*listen); err != nil {
+			fmt.Fprintf(stderr, "bottle ui: --listen %q: want HOST:PORT, e.g. 127.0.0.1:8080\n", *listen)
+			return exitUsage
+		}
+		if ln, err = net.Listen("tcp", *listen); err != nil {
+			fmt.Fprintf(stderr, "bottle ui: --listen %s: %v\n", *listen, err)
+			return exitFailed
+		}
 	}
-	ln, err := net.Listen("tcp", *listen)
-	if err != nil {
-		fmt.Fprintf(stderr, "bottle ui: --listen %s: %v\n", *listen, err)
-		return exitFailed
+	host, _, _ := net.SplitHostPort(ln.Addr().String())
+	if *listen != "" {
+		host, _, _ = net.SplitHostPort(*listen) // as given: "localhost", or "" for every address
 	}
 	if !isLoopback(host) {
 		fmt.Fprintf(stderr, "bottle ui: WARNING: listening on %s, which is not loopback: anyone who reaches it with the token controls your bottles, and plain HTTP can be read on the way\n", ln.Addr())
@@ -105,6 +119,24 @@ func runUI(args []string, stdout, stderr io.Writer) int {
 	}
 	srv.jobs.wait() // recipes it started roll back on the same signal
 	return exitOK
+}
+
+// listenLoopback listens on a free port of a loopback address of the UI's
+// own: on Linux every address in 127.0.0.0/8 is the host's loopback, and
+// browsers keep cookies per host name, not per port, so the session cookie
+// of 127.a.b.c is not sent to another local user's server on 127.0.0.1 or
+// localhost that the operator browses to. Elsewhere (macOS has only
+// 127.0.0.1 on lo0), or if that address will not take it, 127.0.0.1.
+func listenLoopback() (net.Listener, error) {
+	if goruntime.GOOS == "linux" {
+		b := make([]byte, 3)
+		rand.Read(b)
+		ip := net.IPv4(127, 1+b[0]%254, b[1], 1+b[2]%254) // not 127.0.x.x, not .0 or .255 last
+		if ln, err := net.Listen("tcp", net.JoinHostPort(ip.String(), "0")); err == nil {
+			return ln, nil
+		}
+	}
+	return net.Listen("tcp", "127.0.0.1:0")
 }
 
 // openAddr is the address to print for a browser: the listen address, or

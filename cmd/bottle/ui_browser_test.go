@@ -287,6 +287,7 @@ func TestUIBrowserStory(t *testing.T) {
 	if loc := eval[string](b, "log in with the token", "location.href"); strings.Contains(loc, "token") {
 		t.Errorf("after login the address still holds the token: %s", loc)
 	}
+	s.cookieStaysHome(b, ui)
 	b.step("see the started bottle", 10*time.Second,
 		waitJS(`document.querySelector("`+row+` .status")?.dataset.status === "running"`))
 	if bad := eval[[]string](b, "labels on the bottles page", unlabelled); len(bad) > 0 {
@@ -447,4 +448,35 @@ for svc in ["agent", "egress"]:
 	if !strings.Contains(out, "control answers") {
 		s.t.Logf("the control server on every address did not answer the egress either (host firewall?): the check above shows only that the UI did not answer")
 	}
+}
+
+// cookieStaysHome: the UI listens on a loopback address of its own, so a
+// server of another local user on 127.0.0.1 (another port) that the
+// operator's browser visits is not sent the UI's session cookie, as it
+// would be if both were on 127.0.0.1 (cookies do not separate ports).
+func (s *uiStory) cookieStaysHome(b *browser, ui *uiProcess) {
+	s.t.Helper()
+	host, _, _ := net.SplitHostPort(strings.TrimPrefix(ui.base(), "http://"))
+	if host == "127.0.0.1" {
+		s.t.Errorf("step %q: bottle ui listens on 127.0.0.1, which every local server shares", "the cookie stays home")
+		return
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan string, 1)
+	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case got <- r.Header.Get("Cookie"):
+		default:
+		}
+		io.WriteString(w, "<!doctype html><title>another server</title>")
+	}))
+	b.step("visit another local server", 20*time.Second, chromedp.Navigate("http://"+ln.Addr().String()+"/"))
+	if c := <-got; strings.Contains(c, "bottle_ui_") {
+		s.t.Errorf("step %q: a server on %s was sent the UI's cookie: %q", "the cookie stays home", ln.Addr(), c)
+	}
+	b.step("back to the UI", 20*time.Second, chromedp.Navigate(ui.base()+"/"), chromedp.WaitVisible(chromedp.CSS("#bottles")))
 }

@@ -509,6 +509,10 @@ func (e *Engine) runCompose(ctx context.Context, step, project, dir, file string
 		if msg == "" {
 			msg = strings.TrimSpace(stdout.String())
 		}
+		if strings.Contains(msg, "Install paramiko package to enable ssh:// support") {
+			return fmt.Errorf("%s %s: `%s` (compose v1) reaches an ssh:// engine (%s) only with Python's paramiko: install it (apt-get install python3-paramiko), or the compose v2 plugin, which uses the docker CLI's ssh helper",
+				step, project, strings.Join(base, " "), e.at.Host)
+		}
 		return fmt.Errorf("%s %s: `%s %s` failed (%v): %s", step, project,
 			strings.Join(base, " "), strings.Join(args, " "), err, lastLines(msg, 15))
 	}

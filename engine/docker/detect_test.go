@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/bottle-sh/bottle/engine"
 )
 
 // fakeBin puts executables on a PATH of their own: name -> exit status of
@@ -61,5 +63,27 @@ func TestComposeChoice(t *testing.T) {
 	t.Setenv(composeEnv, "v2")
 	if composeCacheKey() == k1 {
 		t.Error("the compose cache key ignores BOTTLE_COMPOSE")
+	}
+}
+
+// docker-compose v1 without Python's paramiko cannot reach an ssh://
+// engine; its traceback becomes an error that says what to install.
+func TestComposeV1SSHWithoutParamiko(t *testing.T) {
+	dir := t.TempDir()
+	script := "#!/bin/sh\ncase \"$*\" in *version*) echo 'docker-compose version 1.29.2'; exit 0;; esac\n" +
+		"echo 'Traceback (most recent call last):' >&2\necho 'docker.errors.DockerException: Install paramiko package to enable ssh:// support' >&2\nexit 1\n"
+	if err := os.WriteFile(filepath.Join(dir, "docker-compose"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", dir)
+	t.Setenv("BOTTLE_COMPOSE", "v1")
+	e, err := NewAt(context.Background(), engine.Endpoint{Host: "ssh://builder@box.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	err = e.runCompose(context.Background(), "compose_up", "bottle-x", dir, "compose.yaml", "up", "-d")
+	if err == nil || !strings.Contains(err.Error(), "apt-get install python3-paramiko") || !strings.Contains(err.Error(), "ssh://builder@box.example") {
+		t.Errorf("err = %v; want what to install, naming the engine", err)
 	}
 }

@@ -31,8 +31,9 @@
 // suite's recipes before the built-in ones), $RUNID (8 hex digits, new for every script run: put it in
 // bottle names, `env SLUG=story-$RUNID`, so two runs of a suite on one daemon
 // never touch each other's containers and networks), and, passed through from
-// the environment, DOCKER_HOST, DOCKER_CONFIG, BOTTLE_IMAGE_BINARY,
-// BOTTLE_REQUIRE_DOCKER and GOMODCACHE (for scripts that build Go programs
+// the environment, DOCKER_HOST, DOCKER_CONFIG, DOCKER_CONTEXT,
+// BOTTLE_IMAGE_BINARY, BOTTLE_REQUIRE_DOCKER, BOTTLE_COMPOSE (the compose
+// bottle uses) and GOMODCACHE (for scripts that build Go programs
 // with dependencies: HOME is /no-home there). When a script ends, passed or failed, the containers
 // and networks of the bottles it made (dev.bottle.state under its
 // $WORK/state, or a dev.bottle.instance holding its $RUNID) are removed,
@@ -204,7 +205,7 @@ func Params(dir string, opts ...Option) testscript.Params {
 			if c.binary != "" {
 				env.Setenv("PATH", filepath.Dir(c.binary)+string(filepath.ListSeparator)+env.Getenv("PATH"))
 			}
-			for _, k := range []string{"DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "BOTTLE_IMAGE_BINARY", "BOTTLE_REQUIRE_DOCKER", "GOMODCACHE"} {
+			for _, k := range []string{"DOCKER_HOST", "DOCKER_CONFIG", "DOCKER_CONTEXT", "BOTTLE_IMAGE_BINARY", "BOTTLE_REQUIRE_DOCKER", "BOTTLE_COMPOSE", "GOMODCACHE"} {
 				if v, ok := os.LookupEnv(k); ok {
 					env.Setenv(k, v)
 				}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
@@ -53,11 +54,11 @@ func (e *Engine) NetworkCreate(ctx context.Context, spec engine.NetworkSpec) (en
 		if err != nil {
 			return engine.Network{}, fmt.Errorf("%s %s: subnet %q is not a CIDR: %v", step, spec.Name, spec.Subnet, err)
 		}
-		id, err := e.createNetwork(ctx, spec, p)
+		id, took, err := e.createNetwork(ctx, spec, p)
 		if err != nil {
 			return engine.Network{}, fail(step, spec.Name, err)
 		}
-		return e.claimName(ctx, step, spec.Name, id)
+		return e.claimName(ctx, step, spec.Name, id, took)
 	}
 
 	pool, err := subnetPool()
@@ -65,9 +66,9 @@ func (e *Engine) NetworkCreate(ctx context.Context, spec engine.NetworkSpec) (en
 		return engine.Network{}, fmt.Errorf("%s %s: %v", step, spec.Name, err)
 	}
 	try := func(p netip.Prefix) (engine.Network, bool, error) {
-		id, err := e.createNetwork(ctx, spec, p)
+		id, took, err := e.createNetwork(ctx, spec, p)
 		if err == nil {
-			n, err := e.claimName(ctx, step, spec.Name, id)
+			n, err := e.claimName(ctx, step, spec.Name, id, took)
 			return n, true, err
 		}
 		if !isOverlap(err) {
@@ -139,7 +140,9 @@ func (e *Engine) usedSubnets(ctx context.Context) ([]netip.Prefix, error) {
 // IPv4 address (its IPAM gateway is then nobody's).
 const inhibitIPv4 = "com.docker.network.bridge.inhibit_ipv4"
 
-func (e *Engine) createNetwork(ctx context.Context, spec engine.NetworkSpec, subnet netip.Prefix) (string, error) {
+// createNetwork creates the network and returns its id and how long the
+// daemon took.
+func (e *Engine) createNetwork(ctx context.Context, spec engine.NetworkSpec, subnet netip.Prefix) (string, time.Duration, error) {
 	opts := client.NetworkCreateOptions{
 		Driver:   "bridge",
 		Internal: spec.Internal,
@@ -156,11 +159,12 @@ func (e *Engine) createNetwork(ctx context.Context, spec engine.NetworkSpec, sub
 		subnet = subnet.Masked()
 		opts.IPAM = &network.IPAM{Driver: "default", Config: []network.IPAMConfig{{Subnet: subnet, Gateway: subnet.Addr().Next()}}}
 	}
+	start := time.Now()
 	res, err := e.api.NetworkCreate(ctx, spec.Name, opts)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
-	return res.ID, nil
+	return res.ID, time.Since(start), nil
 }
 
 func (e *Engine) networkByID(ctx context.Context, step, name, id string) (engine.Network, error) {
@@ -185,16 +189,45 @@ func toNetwork(n network.Network) engine.Network {
 	return out
 }
 
-// claimName makes sure the network just created as id is the only one of
-// its name. The name check before the create is a list, and a 20.10 daemon
-// accepts two networks of one name, so two runs racing for a name can both
-// create one: the older network (by creation time, then id) wins, and the
-// other run removes its own and fails naming the winner. Every run that
-// lost sees the winner, which existed before it listed.
-func (e *Engine) claimName(ctx context.Context, step, name, id string) (engine.Network, error) {
+// claimName makes sure the network just created as id (the daemon took
+// took) is the only one of its name. The name check before the create is
+// a list, and a 20.10 daemon accepts two networks of one name, so two runs
+// racing for a name can both create one: the older network (by creation
+// time, then id) wins, and the other run removes its own and fails naming
+// the winner. The daemon lists a network once its create is done, and a
+// create that began before ours (an older network) can end after our
+// list: so a run that found no older one looks again after half the time
+// its own create took (50 ms to 1 s), by when a create begun earlier has
+// most likely ended.
+func (e *Engine) claimName(ctx context.Context, step, name, id string, took time.Duration) (engine.Network, error) {
+	settle := min(max(took/2, 50*time.Millisecond), time.Second)
+	if err := e.yieldToOlder(ctx, step, name, id, settle); err != nil {
+		return engine.Network{}, err
+	}
+	sleep(ctx, settle)
+	if err := e.yieldToOlder(ctx, step, name, id, settle); err != nil {
+		return engine.Network{}, err
+	}
+	return e.networkByID(ctx, step, name, id)
+}
+
+// sleep waits for d, or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+// yieldToOlder removes the network id and fails when another network of
+// its name is older. The error names the oldest of the name, listed again
+// after settle: an older one still may show up, and that is the winner.
+func (e *Engine) yieldToOlder(ctx context.Context, step, name, id string, settle time.Duration) error {
 	same, err := e.networksNamed(ctx, name)
 	if err != nil {
-		return engine.Network{}, fail(step, name, fmt.Errorf("list after create: %w", err))
+		return fail(step, name, fmt.Errorf("list after create: %w", err))
 	}
 	var ours *network.Summary
 	for i, n := range same {
@@ -202,22 +235,35 @@ func (e *Engine) claimName(ctx context.Context, step, name, id string) (engine.N
 			ours = &same[i]
 		}
 	}
-	for _, n := range same {
-		if n.ID == id || ours == nil {
-			continue
+	if ours == nil {
+		return nil
+	}
+	before := func(a, b *network.Summary) bool {
+		return a.Created.Before(b.Created) || (a.Created.Equal(b.Created) && a.ID < b.ID)
+	}
+	var oldest *network.Summary // the winner, as far as this list shows
+	for i := range same {
+		if before(&same[i], ours) && (oldest == nil || before(&same[i], oldest)) {
+			oldest = &same[i]
 		}
-		older := n.Created.Before(ours.Created) || (n.Created.Equal(ours.Created) && n.ID < id)
-		if !older {
-			continue
-		}
+	}
+	if n := oldest; n != nil {
 		if _, rmErr := e.api.NetworkRemove(ctx, id, client.NetworkRemoveOptions{}); rmErr != nil && !isNotFound(rmErr) {
-			return engine.Network{}, fmt.Errorf("%s %s: another network of this name (id %.12s) was made at the same time, and removing ours (id %.12s) failed: %v; remove it with `docker network rm %.12s`",
+			return fmt.Errorf("%s %s: another network of this name (id %.12s) was made at the same time, and removing ours (id %.12s) failed: %v; remove it with `docker network rm %.12s`",
 				step, name, n.ID, id, trimAPIError(rmErr), id)
 		}
-		return engine.Network{}, fmt.Errorf("%s %s: another run made a network of this name at the same time (id %.12s%s) and won; this run's was removed. "+
+		sleep(ctx, settle)
+		if again, err := e.networksNamed(ctx, name); err == nil {
+			for i := range again {
+				if before(&again[i], n) {
+					n = &again[i]
+				}
+			}
+		}
+		return fmt.Errorf("%s %s: another run made a network of this name at the same time (id %.12s%s) and won; this run's was removed. "+
 			"Let that run finish (or stop it), or choose another name", step, name, n.ID, ownerOf(n.Labels))
 	}
-	return e.networkByID(ctx, step, name, id)
+	return nil
 }
 
 // ownerOf says which bottle a network belongs to, from its labels.

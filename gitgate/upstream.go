@@ -35,22 +35,7 @@ const upstreamTimeout = 30 * time.Second
 // dial returns the upstream of remote. Its errors never hold the key or
 // the token: they name the file or the variable instead.
 func (g *Gate) dial(ctx context.Context, remote *policy.Remote) (*upstream, error) {
-	r := g.reserve()
-	if wait := r.Delay(); wait > upstreamWait {
-		g.unreserve(r)
-		return nil, fmt.Errorf("over %d connections to the upstreams in a minute: the gate holds back so that the operator's credentials are not rate-limited by the host; try again in %s",
-			g.upstreams.Burst(), wait.Round(time.Second))
-	}
-	if wait := r.Delay(); wait > 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-		}
-	}
-	if err := ctx.Err(); err != nil { // the agent has gone: the upstream is not asked
-		g.unreserve(r)
+	if err := g.meter(ctx); err != nil {
 		return nil, err
 	}
 	u, err := policy.ParseURL(remote.URL)
@@ -65,6 +50,30 @@ func (g *Gate) dial(ctx context.Context, remote *policy.Remote) (*upstream, erro
 		return g.dialHTTPS(remote, ep)
 	}
 	return g.dialSSH(u, ep)
+}
+
+// meter takes a connection from the meter of upstream connections,
+// waiting up to upstreamWait for it. Past that, or when the agent has gone
+// (ctx), it gives the place back and fails: the upstream is not asked.
+func (g *Gate) meter(ctx context.Context) error {
+	r := g.reserve()
+	wait := r.Delay()
+	if wait > upstreamWait {
+		g.unreserve(r)
+		return fmt.Errorf("over %d connections to the upstreams in a minute: the gate holds back so that the operator's credentials are not rate-limited by the host; try again in %s",
+			g.upstreams.Burst(), wait.Round(time.Second))
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	if err := ctx.Err(); err != nil {
+		g.unreserve(r)
+		return err
+	}
+	return nil
 }
 
 // reserve takes a connection from the meter, with the time read under
